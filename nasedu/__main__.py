@@ -1,0 +1,5 @@
+import sys
+
+from nasedu.cli import main
+
+sys.exit(main())
