@@ -1,0 +1,344 @@
+import gzip
+import io
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nasedu import data
+
+
+def denormalise(x: torch.Tensor, splits: data.Splits) -> torch.Tensor:
+    """Pixels back in [0, 1]."""
+    mean = torch.tensor(splits.mean)[:, None, None]
+    std = torch.tensor(splits.std)[:, None, None]
+    return x * std + mean
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}i", *array.shape)
+    raw = header + array.astype(np.uint8).tobytes()
+    if path.suffix == ".gz":
+        with gzip.open(path, "wb") as f:
+            f.write(raw)
+    else:
+        path.write_bytes(raw)
+
+
+def write_fake_fashion_mnist(folder: Path, n_train: int = 40, n_test: int = 12, gz: bool = True) -> dict:
+    rng = np.random.default_rng(0)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": np.arange(n_train, dtype=np.uint8) % 10,
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": np.arange(n_test, dtype=np.uint8) % 10,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem, array in arrays.items():
+        write_idx(folder / (stem + (".gz" if gz else "")), array)
+    return arrays
+
+
+def write_fake_cifar10(folder: Path, n_per_batch: int = 6) -> dict:
+    """torchvision's CIFAR-10 layout: pickled dicts with 'data' (N, 3072) uint8 and 'labels'."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    batches = {}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {"data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
+                 "labels": rng.integers(0, 10, n_per_batch).tolist()}
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f)
+        batches[name] = batch
+    return batches
+
+
+@pytest.fixture
+def no_debian(monkeypatch, tmp_path):
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian-package")
+
+
+# --- digits: embedded, no files ---
+
+@pytest.mark.parametrize("name, shape", [("digits", (1, 28, 28)), ("digits-8x8", (1, 8, 8))])
+def test_digits_shapes_dtypes_and_normalisation(name, shape):
+    splits = data.load(name)
+    assert splits.name == name and splits.input_shape == shape and splits.num_classes == 10
+    assert [len(y) for _, y in (splits.train, splits.val, splits.test)] == [1350, 150, 297]
+    for x, y in (splits.train, splits.val, splits.test):
+        assert x.dtype == torch.float32 and y.dtype == torch.int64
+        assert x.shape == (len(y), *shape)
+        assert set(y.tolist()) == set(range(10))
+        pixels = denormalise(x, splits)
+        assert pixels.min() >= -1e-5 and pixels.max() <= 1 + 1e-5
+    x_train = splits.train[0]
+    assert x_train.mean().abs() < 1e-4 and (x_train.std() - 1).abs() < 1e-3
+    assert splits.val[0].mean().abs() < 0.2 and splits.test[0].mean().abs() < 0.2
+
+
+def test_digits_28_is_the_8x8_images_resized():
+    small, big = data.load("digits-8x8", seed=3), data.load("digits", seed=3)
+    assert torch.equal(small.train[1], big.train[1])
+    resized = F.interpolate(denormalise(small.train[0], small), size=(28, 28), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(resized, denormalise(big.train[0], big), atol=1e-5, rtol=0)
+
+
+def test_same_seed_same_split_and_different_seed_different_split():
+    a, b, c = data.load("digits", seed=0), data.load("digits", seed=0), data.load("digits", seed=1)
+    for split in ("train", "val", "test"):
+        assert torch.equal(getattr(a, split)[0], getattr(b, split)[0])
+    assert not torch.equal(a.val[1], c.val[1])
+    # the official (for digits: fixed) test set does not move with the seed unless subsampled
+    assert torch.equal(a.test[1], c.test[1])
+    assert not torch.equal(data.load("digits", test_size=50, seed=0).test[1],
+                           data.load("digits", test_size=50, seed=1).test[1])
+
+
+def test_sizes_are_counts_or_fractions():
+    splits = data.load("digits", train_size=100, val_size=0.2, test_size=0.5)
+    assert [len(y) for _, y in (splits.train, splits.val, splits.test)] == [100, 300, 148]
+
+
+def test_split_indices_disjoint_seeded_and_val_independent_of_train_size():
+    train, val = data.split_indices(1000, val_size=100, train_size=300, seed=0)
+    assert len(train) == 300 and len(val) == 100
+    assert not set(train.tolist()) & set(val.tolist())
+    same_train, same_val = data.split_indices(1000, val_size=100, train_size=300, seed=0)
+    assert torch.equal(train, same_train) and torch.equal(val, same_val)
+    other_train, other_val = data.split_indices(1000, val_size=100, train_size=300, seed=1)
+    assert not torch.equal(train, other_train) and not torch.equal(val, other_val)
+    all_train, val_again = data.split_indices(1000, val_size=100, seed=0)
+    assert torch.equal(val, val_again) and len(all_train) == 900
+    assert torch.equal(all_train[:300], train)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(train_size=1400, val_size=200), "at most 1500"),
+    (dict(val_size=1.5), "a fraction must lie in"),
+    (dict(test_size=1000), "only 297 images"),
+    (dict(train_size=0), "at least 1"),
+])
+def test_bad_sizes_say_what_to_ask_for(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.load("digits", **kwargs)
+
+
+def test_unknown_dataset_lists_the_names():
+    with pytest.raises(ValueError, match="choose one of.*fashion-mnist.*digits"):
+        data.load("mnist")
+
+
+# --- Fashion-MNIST ---
+
+@pytest.mark.parametrize("layout, gz", [("", True), ("", False), ("FashionMNIST/raw", True)])
+def test_fashion_mnist_from_root(tmp_path, no_debian, layout, gz):
+    arrays = write_fake_fashion_mnist(tmp_path / layout, gz=gz)
+    splits = data.load("fashion-mnist", root=tmp_path, val_size=10, seed=5)
+    assert splits.source == str(tmp_path / layout)
+    assert splits.input_shape == (1, 28, 28) and splits.classes[9] == "Ankle boot"
+    train_idx, val_idx = data.split_indices(40, val_size=10, seed=5)
+    images = torch.from_numpy(arrays["train-images-idx3-ubyte"]).float()[:, None] / 255
+    torch.testing.assert_close(denormalise(splits.train[0], splits), images[train_idx], atol=1e-5, rtol=0)
+    torch.testing.assert_close(denormalise(splits.val[0], splits), images[val_idx], atol=1e-5, rtol=0)
+    assert splits.test[1].tolist() == arrays["t10k-labels-idx1-ubyte"].tolist()
+
+
+def test_fashion_mnist_missing_names_all_three_sources(tmp_path, no_debian, monkeypatch):
+    def no_download(*args, **kwargs):
+        raise AssertionError("downloaded although download=False")
+
+    monkeypatch.setattr("torchvision.datasets.FashionMNIST", no_download)
+    with pytest.raises(FileNotFoundError, match="Fashion-MNIST not found") as info:
+        data.load("fashion-mnist", root=tmp_path / "nowhere", download=False)
+    message = str(info.value)
+    assert f"root: {tmp_path / 'nowhere'}" in message
+    assert "apt-get install dataset-fashion-mnist" in message and str(tmp_path / "no-debian-package") in message
+    assert "pass download=True" in message
+    with pytest.raises(FileNotFoundError, match="pass root="):
+        data.load("fashion-mnist")
+
+
+def test_fashion_mnist_download_goes_through_torchvision(tmp_path, no_debian, monkeypatch):
+    calls = []
+
+    class FakeFashionMNIST:  # what torchvision leaves behind: root/FashionMNIST/raw/*
+        def __init__(self, root, train, download):
+            calls.append((root, download))
+            write_fake_fashion_mnist(Path(root) / "FashionMNIST" / "raw")
+
+    monkeypatch.setattr("torchvision.datasets.FashionMNIST", FakeFashionMNIST)
+    splits = data.load("fashion-mnist", root=tmp_path, download=True, val_size=10)
+    assert calls == [(str(tmp_path), True)]
+    assert len(splits.train[1]) == 30 and len(splits.test[1]) == 12
+
+
+def test_fashion_mnist_failed_download_says_why(tmp_path, no_debian, monkeypatch):
+    def offline(*args, **kwargs):
+        raise OSError("no route to host")
+
+    monkeypatch.setattr("torchvision.datasets.FashionMNIST", offline)
+    with pytest.raises(FileNotFoundError, match="failed \\(no route to host\\)"):
+        data.load("fashion-mnist", root=tmp_path, download=True)
+
+
+def test_read_idx_rejects_other_and_truncated_files(tmp_path):
+    (tmp_path / "bad").write_bytes(b"\x89PNG....")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        data.read_idx(tmp_path / "bad")
+    (tmp_path / "short").write_bytes(bytes([0, 0, 8, 2]) + struct.pack(">2i", 3, 3) + bytes(5))
+    with pytest.raises(ValueError, match="truncated"):
+        data.read_idx(tmp_path / "short")
+
+
+@pytest.fixture(scope="module")
+def debian_fashion_mnist() -> data.Splits:
+    if not data.DEBIAN_FASHION_MNIST.is_dir():
+        pytest.skip(f"Fashion-MNIST of the Debian package is not at {data.DEBIAN_FASHION_MNIST} "
+                    f"(sudo apt-get install dataset-fashion-mnist)")
+    return data.load("fashion-mnist", train_size=2000)
+
+
+def test_debian_fashion_mnist(debian_fashion_mnist):
+    splits = debian_fashion_mnist
+    assert splits.source == str(data.DEBIAN_FASHION_MNIST)
+    assert [len(y) for _, y in (splits.train, splits.val, splits.test)] == [2000, 6000, 10000]
+    assert splits.train[0].shape == (2000, 1, 28, 28) and splits.train[0].dtype == torch.float32
+    assert splits.test[1].dtype == torch.int64 and set(splits.test[1].tolist()) == set(range(10))
+    assert splits.test[1][0] == 9  # the first test image is the famous ankle boot
+    assert splits.mean[0] == pytest.approx(0.286, abs=0.01)  # the published pixel mean of Fashion-MNIST
+    assert splits.train[0].mean().abs() < 1e-4 and (splits.train[0].std() - 1).abs() < 1e-3
+
+
+# --- CIFAR-10 (generated files in torchvision's layout) ---
+
+@pytest.mark.parametrize("root_is_batch_folder", [False, True])
+def test_cifar10_from_torchvision_layout(tmp_path, root_is_batch_folder):
+    batches = write_fake_cifar10(tmp_path / "cifar-10-batches-py")
+    root = tmp_path / "cifar-10-batches-py" if root_is_batch_folder else tmp_path
+    splits = data.load("cifar10", root=root, val_size=5, seed=2)
+    assert splits.input_shape == (3, 32, 32) and splits.classes[0] == "airplane"
+    assert [len(y) for _, y in (splits.train, splits.val, splits.test)] == [25, 5, 6]
+    assert splits.train[0].dtype == torch.float32 and splits.train[1].dtype == torch.int64
+    assert torch.allclose(splits.train[0].mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-4)
+    # rows are 1024 red, 1024 green, 1024 blue bytes, each a 32x32 image row by row
+    pool = np.concatenate([batches[f"data_batch_{i}"]["data"] for i in range(1, 6)])
+    images = torch.from_numpy(pool).float().reshape(-1, 3, 32, 32) / 255
+    train_idx, _ = data.split_indices(30, val_size=5, seed=2)
+    torch.testing.assert_close(denormalise(splits.train[0], splits), images[train_idx], atol=1e-5, rtol=0)
+    assert splits.test[1].tolist() == batches["test_batch"]["labels"]
+
+
+def test_cifar10_missing_says_how_to_get_it(tmp_path, monkeypatch):
+    def no_download(*args, **kwargs):
+        raise AssertionError("downloaded although download=False")
+
+    monkeypatch.setattr("torchvision.datasets.CIFAR10", no_download)
+    with pytest.raises(FileNotFoundError, match="CIFAR-10 not found.*Pass download=True"):
+        data.load("cifar10", root=tmp_path)
+
+
+# --- Batches ---
+
+def make_xy(n=10, c=3):
+    return torch.randn(n, c, 4, 4), torch.arange(n)
+
+
+def epoch_labels(batches) -> list[list[int]]:
+    return [y.tolist() for _, y in batches]
+
+
+def test_batches_cover_every_sample_once_per_epoch():
+    x, y = make_xy(10)
+    batches = data.Batches(x, y, batch_size=4, seed=0)
+    assert len(batches) == 3
+    order = epoch_labels(batches)
+    assert [len(b) for b in order] == [4, 4, 2]
+    assert sorted(sum(order, [])) == list(range(10))
+    for xb, yb in batches:
+        assert torch.equal(xb, x[yb])  # images stay with their labels
+    dropped = data.Batches(x, y, batch_size=4, drop_last=True)
+    assert len(dropped) == 2 and [len(b) for b in epoch_labels(dropped)] == [4, 4]
+
+
+def test_batches_same_seed_same_order_new_order_each_epoch():
+    x, y = make_xy(50)
+    a, b = data.Batches(x, y, 8, seed=0), data.Batches(x, y, 8, seed=0)
+    epochs_a = [epoch_labels(a) for _ in range(3)]
+    assert epochs_a == [epoch_labels(b) for _ in range(3)]
+    assert epochs_a[0] != epochs_a[1] != epochs_a[2]
+    assert a.epoch == 3
+    assert epoch_labels(data.Batches(x, y, 8, seed=1)) != epochs_a[0]
+    assert sum(epoch_labels(data.Batches(x, y, 8, shuffle=False)), []) == list(range(50))
+
+
+def test_batches_resume_mid_epoch_and_between_epochs():
+    x, y = make_xy(50)
+    original = data.Batches(x, y, 8, seed=0)
+    epoch_labels(original)
+    running = iter(original)
+    next(running), next(running)
+    buffer = io.BytesIO()
+    torch.save(original.state_dict(), buffer)  # a checkpoint, taken inside the loop
+    rest = [yb.tolist() for _, yb in running]
+    following = epoch_labels(original)
+
+    resumed = data.Batches(x, y, 8, seed=123)
+    buffer.seek(0)
+    resumed.load_state_dict(torch.load(buffer))
+    assert resumed.epoch == 1
+    assert epoch_labels(resumed) == rest and len(rest) == len(resumed) - 2
+    assert epoch_labels(resumed) == following
+
+    between = data.Batches(x, y, 8, seed=7)
+    between.load_state_dict(original.state_dict())
+    assert epoch_labels(between) == epoch_labels(original)
+
+
+def test_breaking_out_ends_the_epoch():
+    x, y = make_xy(50)
+    batches = data.Batches(x, y, 8, seed=0)
+    for _ in batches:
+        break
+    assert batches.epoch == 1 and batches.state_dict()["next_batch"] == 0
+    assert len(epoch_labels(batches)) == len(batches)
+
+
+def test_load_state_dict_from_other_data_is_refused():
+    small = data.Batches(*make_xy(10), batch_size=2)
+    iterator = iter(small)
+    for _ in range(4):
+        next(iterator)
+    with pytest.raises(ValueError, match="same data and batch_size"):
+        data.Batches(*make_xy(10), batch_size=5).load_state_dict(small.state_dict())
+
+
+def test_channels_last_is_respected():
+    x, y = make_xy(10, c=3)
+    xb, _ = next(iter(data.Batches(x, y, 4, channels_last=True)))
+    assert xb.is_contiguous(memory_format=torch.channels_last) and not xb.is_contiguous()
+    xb, _ = next(iter(data.Batches(x, y, 4)))
+    assert xb.is_contiguous()
+    with pytest.raises(ValueError, match="channels_last needs images"):
+        data.Batches(torch.randn(10, 5), y, 4, channels_last=True)
+
+
+def test_batches_reject_mismatched_inputs():
+    with pytest.raises(ValueError, match="x has 10 samples but y has 9"):
+        data.Batches(torch.randn(10, 1, 2, 2), torch.arange(9), 4)
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        data.Batches(*make_xy(10), batch_size=0)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device here"))])
+def test_batches_live_on_the_device_with_the_same_order(device):
+    x, y = make_xy(20)
+    batches = data.Batches(x, y, 8, seed=0, device=device)
+    assert batches.x.device.type == device
+    assert all(xb.device.type == device and yb.device.type == device for xb, yb in batches)
+    on_device = data.Batches(x, y, 8, seed=0, device=device)
+    assert epoch_labels(on_device) == epoch_labels(data.Batches(x, y, 8, seed=0))
