@@ -1,0 +1,61 @@
+"""How good is a proxy? Ranking correlation, top-k overlap and regret.
+
+One-shot NAS ranks archs by a cheap proxy (accuracy with weights inherited from a supernet)
+instead of the truth (accuracy after training alone). The proxy is useful when it *orders*
+archs like the truth, above all the best ones; its absolute values do not matter:
+
+- ``kendall_tau``: the share of pairs both agree on, minus the share they disagree on (-1..1);
+- ``spearman``: the correlation of the two rankings (-1..1);
+- ``top_k_overlap``: how many of the proxy's k best are among the truth's k best (0..1);
+- ``regret``: how much worse the found arch is than the true best (0 is perfect).
+
+Used in: 07_truth.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from scipy import stats
+
+
+def _check_pair(a: Sequence[float], b: Sequence[float]) -> None:
+    if len(a) != len(b):
+        raise ValueError(f"the two score lists must score the same archs, in the same order; got {len(a)} and {len(b)} scores")
+    if len(a) < 2:
+        raise ValueError(f"a ranking needs at least 2 scores, got {len(a)}")
+
+
+def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
+    """Kendall's tau-b between two scorings of the same archs (nan if one is constant)."""
+    _check_pair(a, b)
+    return float(stats.kendalltau(a, b).statistic)
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's rank correlation between two scorings of the same archs (nan if one is constant)."""
+    _check_pair(a, b)
+    return float(stats.spearmanr(a, b).statistic)
+
+
+def _top_k(scores: Sequence[float], k: int) -> set[int]:
+    """Indices of the k highest scores; among equal scores, the earlier index wins."""
+    return set(sorted(range(len(scores)), key=lambda i: -scores[i])[:k])
+
+
+def top_k_overlap(scores_a: Sequence[float], scores_b: Sequence[float], k: int) -> float:
+    """The fraction of the k best archs by ``scores_a`` that are also among the k best by ``scores_b``."""
+    _check_pair(scores_a, scores_b)
+    if not 1 <= k <= len(scores_a):
+        raise ValueError(f"k must be between 1 and the number of scores ({len(scores_a)}), got {k}")
+    return len(_top_k(scores_a, k) & _top_k(scores_b, k)) / k
+
+
+def regret(found_fitness: float, best_fitness: float) -> float:
+    """``best_fitness - found_fitness``: how far a search's answer is from the true best (>= 0)."""
+    if found_fitness > best_fitness:
+        raise ValueError(
+            f"found fitness {found_fitness} is above the best fitness {best_fitness}; "
+            "pass the found fitness first and the true best second"
+        )
+    return best_fitness - found_fitness

@@ -1,0 +1,289 @@
+"""Search for the best architecture: evolution, regularized evolution and random search.
+
+Nothing here knows about torch. A search sees three things:
+
+- ``space``: anything with ``num_layers``, ``candidates`` and ``sample(rng)``, e.g. a ``SearchSpace``;
+- ``fitness(arch) -> float``: higher is better, e.g. the accuracy of a subnet with weights
+  inherited from a supernet, or a lookup in a tabular benchmark;
+- ``cost(arch) -> float`` and ``max_cost``: an optional hardware constraint. It is enforced by
+  rejection: an arch that costs more than ``max_cost`` is never evaluated.
+
+Fitness is the expensive call, so every arch is evaluated at most once, and
+``SearchResult.history`` holds one ``Evaluation`` per evaluated arch, in order.
+
+Used in: 05_spos, 06_evolution.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Optional, Protocol, Sequence
+
+Arch = tuple[int, ...]
+Fitness = Callable[[Arch], float]
+Cost = Callable[[Arch], float]
+
+
+class Space(Protocol):
+    """All a search needs from a space; ``nasedu.spaces.SearchSpace`` is one."""
+
+    @property
+    def num_layers(self) -> int: ...  # L, the number of searchable layers
+
+    @property
+    def candidates(self) -> Sequence[Sequence[str]]: ...  # candidates[i]: the op names layer i chooses from
+
+    def sample(self, rng: random.Random) -> Arch: ...  # one arch drawn uniformly
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluated arch."""
+
+    generation: int  # 0: initial random archs; then the generation (evolution) or cycle (regularized evolution)
+    arch: Arch  # the evaluated arch
+    fitness: float  # fitness(arch), higher is better
+    cost: Optional[float]  # cost(arch), None when the search had no cost function
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a search found, and every evaluation on the way."""
+
+    best_arch: Arch  # the fittest evaluated arch (the first one found, on ties)
+    best_fitness: float  # its fitness
+    best_cost: Optional[float]  # its cost, None when the search had no cost function
+    history: tuple[Evaluation, ...]  # one record per evaluated arch, in order
+
+    @property
+    def num_evaluations(self) -> int:
+        """How many archs were evaluated; no arch is evaluated twice."""
+        return len(self.history)
+
+
+class _Archive:
+    """Every arch a search has looked at: the cost of all, the fitness of the evaluated ones."""
+
+    def __init__(self, space: Space, fitness: Fitness, cost: Optional[Cost], max_cost: Optional[float],
+                 max_evaluations: Optional[int], max_tries: int, bar) -> None:
+        self.fitness, self.cost, self.max_cost = fitness, cost, max_cost
+        self.max_evaluations, self.max_tries, self.bar = max_evaluations, max_tries, bar
+        self.size = math.prod(len(options) for options in space.candidates)  # archs in the space
+        self.costs: dict[Arch, Optional[float]] = {}  # every arch seen, evaluated or rejected
+        self.fitnesses: dict[Arch, float] = {}  # every evaluated arch
+        self.num_infeasible = 0  # archs seen that cost more than max_cost
+        self.history: list[Evaluation] = []
+
+    @property
+    def done(self) -> bool:
+        """True when the evaluation budget is spent or every feasible arch has been evaluated."""
+        if self.max_evaluations is not None and len(self.history) >= self.max_evaluations:
+            return True
+        return len(self.fitnesses) + self.num_infeasible >= self.size
+
+    def add(self, draw: Callable[[], Arch], generation: int) -> bool:
+        """Evaluate the first new, feasible arch among up to ``max_tries`` draws; False if there was none."""
+        tries = 0
+        while tries < self.max_tries and not self.done:
+            arch = tuple(draw())
+            tries += 1
+            if arch not in self.fitnesses and self._feasible(arch):
+                self._evaluate(arch, generation)
+                return True
+        if not self.history:
+            raise ValueError(
+                f"no arch with cost <= {self.max_cost:g} found in {tries} tries; the cheapest arch seen "
+                f"costs {min(self.costs.values()):g}. Raise max_cost, or max_tries if feasible archs are rare."
+            )
+        return False
+
+    def top(self, k: int) -> list[Arch]:
+        """The k fittest archs evaluated so far, fittest first."""
+        return sorted(self.fitnesses, key=self.fitnesses.__getitem__, reverse=True)[:k]
+
+    def result(self) -> SearchResult:
+        best = max(self.history, key=lambda e: e.fitness)  # max() keeps the first of equals
+        return SearchResult(best.arch, best.fitness, best.cost, tuple(self.history))
+
+    def _feasible(self, arch: Arch) -> bool:
+        if arch not in self.costs:
+            self.costs[arch] = None if self.cost is None else float(self.cost(arch))
+            if not self._within_budget(self.costs[arch]):
+                self.num_infeasible += 1
+        return self._within_budget(self.costs[arch])
+
+    def _within_budget(self, cost: Optional[float]) -> bool:
+        return self.max_cost is None or cost <= self.max_cost
+
+    def _evaluate(self, arch: Arch, generation: int) -> None:
+        self.fitnesses[arch] = float(self.fitness(arch))
+        self.history.append(Evaluation(generation, arch, self.fitnesses[arch], self.costs[arch]))
+        self.bar.update()
+        self.bar.set_postfix(best=max(self.fitnesses.values()), refresh=False)
+
+
+def _check(cost: Optional[Cost], max_cost: Optional[float], **positive: Optional[int]) -> None:
+    """Raise a clear error for a constraint without a cost function or a count below 1."""
+    if max_cost is not None and cost is None:
+        raise ValueError("max_cost needs a cost function: pass cost=..., e.g. cost=table.cost")
+    for name, value in positive.items():
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+
+
+def _progress_bar(progress: bool, total: int, desc: str):
+    from tqdm.auto import tqdm  # imported here so that importing nasedu.search stays light
+
+    return tqdm(total=total, desc=desc, disable=not progress)
+
+
+def _mutate(space: Space, arch: Arch, prob: float, rng: random.Random) -> Arch:
+    """Redraw each layer's choice uniformly with probability ``prob`` (it may draw the same choice)."""
+    return tuple(rng.randrange(len(options)) if rng.random() < prob else a
+                 for a, options in zip(arch, space.candidates))
+
+
+def _mutate_one(space: Space, arch: Arch, rng: random.Random) -> Arch:
+    """Change the choice of one random layer to a different one."""
+    layer = rng.randrange(space.num_layers)
+    others = [c for c in range(len(space.candidates[layer])) if c != arch[layer]]
+    if not others:  # a layer with a single candidate cannot change
+        return arch
+    return arch[:layer] + (rng.choice(others),) + arch[layer + 1:]
+
+
+def _crossover(a: Arch, b: Arch, rng: random.Random) -> Arch:
+    """Uniform crossover: each layer's choice comes from ``a`` or ``b`` with equal chance."""
+    return tuple(x if rng.random() < 0.5 else y for x, y in zip(a, b))
+
+
+def _fill(archive: _Archive, draw: Callable[[], Arch], count: int, generation: int) -> int:
+    """Evaluate up to ``count`` new archs from ``draw``; return how many were evaluated."""
+    found = 0
+    while found < count and archive.add(draw, generation):
+        found += 1
+    return found
+
+
+def evolution(
+    space: Space,
+    fitness: Fitness,
+    cost: Optional[Cost] = None,
+    max_cost: Optional[float] = None,
+    *,
+    population: int = 50,
+    top_k: int = 10,
+    mutations: int = 25,
+    mutation_prob: float = 0.1,
+    crossovers: int = 25,
+    generations: int = 20,
+    max_evaluations: Optional[int] = None,
+    max_tries: int = 1000,
+    seed: int = 0,
+    progress: bool = False,
+) -> SearchResult:
+    """The evolutionary search of SPOS (Guo et al. 2019), with its defaults.
+
+    Generation 0 evaluates ``population`` random feasible archs. Every later generation takes
+    the ``top_k`` fittest archs evaluated so far as parents and evaluates ``mutations`` mutants
+    (each layer redrawn with probability ``mutation_prob``) and ``crossovers`` uniform
+    crossovers of two parents, topped up with random archs to ``population``. Only new archs
+    with ``cost(arch) <= max_cost`` are evaluated; each may take up to ``max_tries`` draws.
+    The search stops after ``generations``, after ``max_evaluations`` evaluations, or when
+    every feasible arch has been evaluated; a generation ends early when ``max_tries`` draws
+    give no new feasible arch.
+
+    Used in: 06_evolution.
+    """
+    _check(cost, max_cost, population=population, top_k=top_k, generations=generations,
+           max_evaluations=max_evaluations, max_tries=max_tries)
+    if not 0.0 <= mutation_prob <= 1.0:
+        raise ValueError(f"mutation_prob is a probability per layer, between 0 and 1; got {mutation_prob}")
+    rng = random.Random(seed)
+    total = generations * max(population, mutations + crossovers)
+    with _progress_bar(progress, min(total, max_evaluations or total), "evolution") as bar:
+        archive = _Archive(space, fitness, cost, max_cost, max_evaluations, max_tries, bar)
+        for generation in range(generations):
+            found = 0
+            parents = archive.top(top_k)
+            if parents:
+                found += _fill(archive, lambda: _mutate(space, rng.choice(parents), mutation_prob, rng),
+                               mutations, generation)
+            if len(parents) >= 2:
+                found += _fill(archive, lambda: _crossover(*rng.sample(parents, 2), rng), crossovers, generation)
+            _fill(archive, lambda: space.sample(rng), population - found, generation)
+            if archive.done:
+                break
+    return archive.result()
+
+
+def regularized_evolution(
+    space: Space,
+    fitness: Fitness,
+    cost: Optional[Cost] = None,
+    max_cost: Optional[float] = None,
+    *,
+    population: int = 50,
+    sample_size: int = 10,
+    cycles: int = 400,
+    max_tries: int = 1000,
+    seed: int = 0,
+    progress: bool = False,
+) -> SearchResult:
+    """Aging evolution (Real et al. 2019): tournament selection, mutation, and the oldest dies.
+
+    Start with ``population`` random feasible archs. Each cycle samples ``sample_size`` of the
+    living archs, mutates one layer of the fittest of them, evaluates the child, adds it to the
+    population and removes the oldest arch. ``cycles`` counts every evaluation, the initial
+    population included, as in the paper. Only new archs with ``cost(arch) <= max_cost`` are
+    evaluated; the search stops early when ``max_tries`` draws give no new feasible child.
+
+    Used in: 06_evolution.
+    """
+    _check(cost, max_cost, population=population, sample_size=sample_size, cycles=cycles, max_tries=max_tries)
+    rng = random.Random(seed)
+    with _progress_bar(progress, cycles, "regularized evolution") as bar:
+        archive = _Archive(space, fitness, cost, max_cost, cycles, max_tries, bar)
+        _fill(archive, lambda: space.sample(rng), population, 0)
+        alive = deque(e.arch for e in archive.history)  # oldest first
+
+        def child() -> Arch:
+            parent = max(rng.sample(alive, min(sample_size, len(alive))), key=archive.fitnesses.__getitem__)
+            return _mutate_one(space, parent, rng)
+
+        cycle = 1
+        while archive.add(child, cycle):
+            alive.append(archive.history[-1].arch)
+            alive.popleft()
+            cycle += 1
+    return archive.result()
+
+
+def random_search(
+    space: Space,
+    fitness: Fitness,
+    cost: Optional[Cost] = None,
+    max_cost: Optional[float] = None,
+    budget: int = 400,
+    *,
+    max_tries: int = 1000,
+    seed: int = 0,
+    progress: bool = False,
+) -> SearchResult:
+    """Evaluate ``budget`` distinct random archs with ``cost(arch) <= max_cost``; keep the fittest.
+
+    The baseline every search must beat. It stops early when ``max_tries`` draws in a row give
+    no new feasible arch (or when every feasible arch has been evaluated).
+
+    Used in: 06_evolution.
+    """
+    _check(cost, max_cost, budget=budget, max_tries=max_tries)
+    rng = random.Random(seed)
+    with _progress_bar(progress, budget, "random search") as bar:
+        archive = _Archive(space, fitness, cost, max_cost, budget, max_tries, bar)
+        _fill(archive, lambda: space.sample(rng), budget, 0)
+    return archive.result()
+

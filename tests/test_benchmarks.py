@@ -1,0 +1,129 @@
+"""NAS-Bench-Macro: the table's known entries, its best archs, and how it is found or downloaded."""
+
+import hashlib
+import json
+import shutil
+import urllib.error
+from pathlib import Path
+
+import pytest
+
+from nasedu import benchmarks
+from nasedu.benchmarks import NASBenchMacro
+
+TABLE = Path(__file__).parents[1].parent / "shared/data/nas-bench-macro"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    if not TABLE.exists():
+        pytest.skip(f"NAS-Bench-Macro table not found at {TABLE}")
+    return NASBenchMacro(TABLE)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NASEDU_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_query_a_known_entry(bench):
+    entry = bench.query("02012100")  # the first entry of the published file
+    assert entry["mean_acc"] == 89.19666544596355
+    assert entry["test_acc"] == [89.47000122070312, 88.94999694824219, 89.16999816894531]
+    assert entry["params"] == 890666
+    assert entry["flops"] == 47327744
+    assert bench.query((0, 2, 0, 1, 2, 1, 0, 0)) == entry
+    assert bench.fitness("02012100") == bench("02012100") == 89.19666544596355
+    assert bench.cost("02012100") == 47327744.0
+    assert bench.cost("02012100", metric="params") == 890666.0
+
+
+def test_table_holds_every_arch_of_the_space(bench):
+    assert len(bench) == 6561 == bench.space.num_archs
+    assert bench.archs() == list(bench.space.enumerate())
+
+
+@pytest.mark.parametrize("max_flops, arch, acc", [
+    (None, "22212202", 93.12666320800781),  # ties with 22212220: identity in either of the last two layers
+    (55.4e6, "21111200", 92.3066635131836),
+    (45.5e6, "11101201", 91.93999735514323),
+])
+def test_best_under_a_flops_limit(bench, max_flops, arch, acc):
+    assert bench.best(max_flops) == (bench.space.decode(arch), acc)
+    feasible = [a for a in bench.archs() if max_flops is None or bench.cost(a) <= max_flops]
+    assert acc == max(bench.fitness(a) for a in feasible)
+
+
+def test_best_by_params(bench):
+    arch, acc = bench.best(1e6, metric="params")
+    assert bench.cost(arch, "params") <= 1e6
+    assert acc == max(bench.fitness(a) for a in bench.archs() if bench.cost(a, "params") <= 1e6)
+
+
+def test_errors_say_what_to_do(bench, tmp_path):
+    with pytest.raises(ValueError, match="the cheapest has 7.71328e"):
+        bench.best(1e6)
+    with pytest.raises(ValueError, match="unknown cost metric 'latency'"):
+        bench.cost("02012100", metric="latency")
+    with pytest.raises(ValueError, match="choice 3 at layer 7 is out of range"):
+        bench.query("00000003")
+    with pytest.raises(FileNotFoundError, match="pass the path of nas-bench-macro_cifar10.json"):
+        NASBenchMacro(tmp_path / "missing")
+
+
+def test_a_path_may_name_the_file_or_its_folder(bench):
+    assert NASBenchMacro(TABLE / benchmarks.FILENAME).path == bench.path
+
+
+def test_a_table_without_the_fields_is_refused(tmp_path):
+    (tmp_path / benchmarks.FILENAME).write_text(json.dumps({"02012100": {"mean_acc": 90.0}}))
+    with pytest.raises(ValueError, match=r"entry '02012100' lacks \['test_acc', 'std', 'params', 'flops'\]"):
+        NASBenchMacro(tmp_path)
+
+
+def test_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("NASEDU_CACHE", str(tmp_path / "here"))
+    assert benchmarks.cache_dir() == tmp_path / "here"
+    monkeypatch.delenv("NASEDU_CACHE")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert benchmarks.cache_dir() == tmp_path / ".cache" / "nasedu"
+
+
+def test_cached_table_is_used_without_network(bench, cache, monkeypatch):
+    cache.mkdir()
+    shutil.copy(bench.path, cache / benchmarks.FILENAME)
+    monkeypatch.setattr(benchmarks, "download", lambda *args: pytest.fail("the cached table should be used"))
+    assert len(NASBenchMacro()) == 6561
+
+
+def test_no_path_downloads_the_table_once(bench, cache, monkeypatch):
+    monkeypatch.setattr(benchmarks, "URL", bench.path.as_uri())  # a file:// URL stands in for GitHub
+    assert NASBenchMacro().query("02012100") == bench.query("02012100")
+    saved = cache / benchmarks.FILENAME
+    assert hashlib.sha256(saved.read_bytes()).hexdigest() == benchmarks.SHA256
+    assert [p.name for p in cache.iterdir()] == [benchmarks.FILENAME]  # no partial file left behind
+
+
+def test_download_checks_the_sha256(tmp_path):
+    source = tmp_path / "table.json"
+    source.write_bytes(b'{"hello": 1}')
+    good = hashlib.sha256(b'{"hello": 1}').hexdigest()
+    dest = tmp_path / "out" / "table.json"
+    with pytest.raises(ValueError, match=f"has sha256 {good}, expected 0000.*was not saved"):
+        benchmarks.download(source.as_uri(), dest, "0" * 64)
+    assert not dest.parent.exists() or not any(dest.parent.iterdir())
+    assert benchmarks.download(source.as_uri(), dest, good) == dest
+    assert dest.read_bytes() == b'{"hello": 1}'
+
+
+def test_offline_error_names_the_url_and_the_way_out(cache, monkeypatch):
+    def offline(url, timeout):
+        raise urllib.error.URLError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(benchmarks.urllib.request, "urlopen", offline)
+    with pytest.raises(ConnectionError) as error:
+        NASBenchMacro()
+    assert benchmarks.URL in str(error.value)
+    assert "NASBenchMacro('path/to/nas-bench-macro_cifar10.json')" in str(error.value)
+    assert not cache.exists()

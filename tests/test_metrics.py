@@ -1,0 +1,50 @@
+"""Ranking metrics against answers worked out by hand."""
+
+import math
+
+import pytest
+
+from nasedu import metrics
+
+
+def test_kendall_tau_counts_concordant_pairs():
+    assert metrics.kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert metrics.kendall_tau([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # 6 pairs; only (2, 3) is ordered differently: (5 - 1) / 6
+    assert metrics.kendall_tau([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(2 / 3)
+
+
+def test_spearman_is_one_minus_scaled_squared_rank_differences():
+    # rank differences 0, 1, 1, 0, 0: 1 - 6 * 2 / (5 * (25 - 1)) = 0.9
+    assert metrics.spearman([1, 2, 3, 4, 5], [1, 3, 2, 4, 5]) == pytest.approx(0.9)
+    assert metrics.spearman([0.1, 0.5, 0.2], [1, 100, 7]) == pytest.approx(1.0)  # only the order matters
+
+
+def test_constant_scores_have_no_correlation():
+    assert math.isnan(metrics.kendall_tau([1, 2, 3], [5, 5, 5]))
+
+
+def test_top_k_overlap():
+    proxy = [0.9, 0.8, 0.7, 0.1]  # top-2: archs 0 and 1
+    truth = [0.1, 0.8, 0.7, 0.9]  # top-2: archs 3 and 1
+    assert metrics.top_k_overlap(proxy, truth, k=1) == 0.0
+    assert metrics.top_k_overlap(proxy, truth, k=2) == 0.5
+    assert metrics.top_k_overlap(proxy, truth, k=3) == pytest.approx(2 / 3)
+    assert metrics.top_k_overlap(proxy, truth, k=4) == 1.0
+
+
+def test_regret():
+    assert metrics.regret(90.5, 93.0) == 2.5
+    assert metrics.regret(93.0, 93.0) == 0.0
+    with pytest.raises(ValueError, match="pass the found fitness first"):
+        metrics.regret(93.0, 90.5)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: metrics.kendall_tau([1, 2, 3], [1, 2]), "got 3 and 2 scores"),
+    (lambda: metrics.spearman([1], [1]), "at least 2 scores"),
+    (lambda: metrics.top_k_overlap([1, 2], [2, 1], k=3), "k must be between 1 and the number of scores"),
+])
+def test_bad_inputs_are_explained(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

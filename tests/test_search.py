@@ -1,0 +1,180 @@
+"""Searches against known answers: a toy space solved by brute force, and NAS-Bench-Macro."""
+
+import itertools
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from nasedu import search
+
+TABLE = Path(__file__).parents[1].parent / "shared/data/nas-bench-macro"
+
+
+@dataclass(frozen=True)
+class ToySpace:
+    """The least a search needs from a space: 3 choices in each of ``num_layers`` layers."""
+
+    num_layers: int = 4
+
+    @property
+    def candidates(self):
+        return [("a", "b", "c")] * self.num_layers
+
+    def sample(self, rng):
+        return tuple(rng.randrange(3) for _ in range(self.num_layers))
+
+
+WEIGHTS = (4, 3, 2, 1, 1, 1)
+
+
+def fitness(arch):  # early layers matter more; the best arch is (2, 2, ...)
+    return float(sum(w * a for w, a in zip(WEIGHTS, arch)))
+
+
+def cost(arch):
+    return float(sum(arch))
+
+
+def brute_force_best(space, max_cost=None):
+    archs = itertools.product(range(3), repeat=space.num_layers)
+    return max(fitness(a) for a in archs if max_cost is None or cost(a) <= max_cost)
+
+
+SEARCHES = {
+    "evolution": lambda space, **kw: search.evolution(space, fitness, population=10, top_k=3, mutations=5,
+                                                      crossovers=5, generations=10, **kw),
+    "regularized_evolution": lambda space, **kw: search.regularized_evolution(space, fitness, population=10,
+                                                                              sample_size=3, cycles=60, **kw),
+    "random_search": lambda space, **kw: search.random_search(space, fitness, budget=60, **kw),
+}
+
+
+@pytest.mark.parametrize("name", SEARCHES)
+def test_search_finds_the_known_best_under_a_constraint(name):
+    space = ToySpace(4)  # 31 of its 81 archs cost <= 3, about half of each budget
+    result = SEARCHES[name](space, cost=cost, max_cost=3)
+    assert result.best_fitness == brute_force_best(space, max_cost=3) == 11.0  # (2, 1, 0, 0)
+    assert result.best_arch == (2, 1, 0, 0)
+    assert result.best_cost == 3.0
+    assert all(e.cost <= 3 for e in result.history)
+
+
+@pytest.mark.parametrize("name", ["evolution", "random_search"])
+def test_a_small_space_is_evaluated_once_and_completely(name):
+    calls = []
+
+    def counting_fitness(arch):
+        calls.append(arch)
+        return fitness(arch)
+
+    budget = dict(population=10, generations=10) if name == "evolution" else dict(budget=60)
+    result = getattr(search, name)(ToySpace(3), counting_fitness, seed=1, **budget)  # 27 archs, budget 60
+    assert sorted(calls) == sorted(itertools.product(range(3), repeat=3))  # every arch, once each
+    assert [e.arch for e in result.history] == calls
+    assert result.num_evaluations == 27
+
+
+def test_regularized_evolution_never_evaluates_an_arch_twice():
+    calls = []
+
+    def counting_fitness(arch):
+        calls.append(arch)
+        return fitness(arch)
+
+    result = search.regularized_evolution(ToySpace(4), counting_fitness, population=10, sample_size=3, cycles=70)
+    assert len(set(calls)) == len(calls) == result.num_evaluations == 70  # 70 of the 81 archs
+
+
+@pytest.mark.parametrize("name", SEARCHES)
+def test_same_seed_same_result(name):
+    space = ToySpace(6)
+    a, b, c = (SEARCHES[name](space, cost=cost, max_cost=8, seed=s) for s in (3, 3, 4))
+    assert a == b
+    assert a.history != c.history
+
+
+def test_evolution_generations_follow_spos():
+    space = ToySpace(6)  # 729 archs: room for every generation to be full
+    result = search.evolution(space, fitness, generations=3, seed=0)
+    per_generation = [sum(e.generation == g for e in result.history) for g in range(3)]
+    assert per_generation == [50, 50, 50]  # population 50 = 25 mutations + 25 crossovers
+    first = {e.arch for e in result.history if e.generation == 0}
+    assert len(first) == 50
+
+
+def test_evolution_stops_at_max_evaluations():
+    result = search.evolution(ToySpace(6), fitness, max_evaluations=73, seed=0)
+    assert result.num_evaluations == 73
+    assert {e.generation for e in result.history} == {0, 1}
+
+
+def test_regularized_evolution_counts_the_initial_population_in_cycles():
+    result = search.regularized_evolution(ToySpace(6), fitness, population=20, cycles=50, seed=0)
+    assert result.num_evaluations == 50
+    assert [e.generation for e in result.history] == [0] * 20 + list(range(1, 31))
+
+
+def test_infeasible_budget_says_what_is_cheapest():
+    with pytest.raises(ValueError, match=r"no arch with cost <= 0.5 found in 100 tries; the cheapest arch seen costs 1\."):
+        search.random_search(ToySpace(4), fitness, cost=lambda arch: 1.0, max_cost=0.5, max_tries=100)
+    with pytest.raises(ValueError, match=r"no arch with cost <= -1 found in \d+ tries; the cheapest arch seen costs 0\."):
+        search.evolution(ToySpace(4), fitness, cost=cost, max_cost=-1)  # stops once all 81 archs are seen
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(max_cost=3), "max_cost needs a cost function"),
+    (dict(population=0), "population must be at least 1"),
+    (dict(mutation_prob=1.5), "mutation_prob is a probability"),
+])
+def test_bad_arguments_are_explained(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        search.evolution(ToySpace(4), fitness, **kwargs)
+
+
+def test_progress_bar_does_not_change_the_result():
+    quiet = search.random_search(ToySpace(6), fitness, budget=30, seed=2)
+    loud = search.random_search(ToySpace(6), fitness, budget=30, seed=2, progress=True)
+    assert quiet == loud
+
+
+def test_search_module_does_not_import_torch():
+    code = (
+        "import importlib.util, random, sys\n"
+        f"spec = importlib.util.spec_from_file_location('search', {str(Path(search.__file__))!r})\n"
+        "module = importlib.util.module_from_spec(spec); sys.modules['search'] = module\n"
+        "spec.loader.exec_module(module)\n"
+        "class Space:\n"
+        "    num_layers, candidates = 2, [('a', 'b')] * 2\n"
+        "    def sample(self, rng): return (rng.randrange(2), rng.randrange(2))\n"
+        "assert module.evolution(Space(), sum, progress=True).best_arch == (1, 1)\n"
+        "assert 'torch' not in sys.modules, 'nasedu.search imported torch'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- NAS-Bench-Macro: the search of SPOS finds the true best arch -----------------------------
+
+@pytest.fixture(scope="module")
+def bench():
+    if not TABLE.exists():
+        pytest.skip(f"NAS-Bench-Macro table not found at {TABLE}")
+    from nasedu.benchmarks import NASBenchMacro
+
+    return NASBenchMacro(TABLE)
+
+
+@pytest.mark.parametrize("max_flops", [45.5e6, 55.4e6, None])
+def test_evolution_finds_the_best_arch_of_nas_bench_macro(bench, max_flops):
+    _, best = bench.best(max_flops)
+    evolved, sampled = [], []
+    for seed in range(20):
+        evolved.append(search.evolution(bench.space, bench.fitness, bench.cost, max_flops, max_evaluations=400, seed=seed))
+        sampled.append(search.random_search(bench.space, bench.fitness, bench.cost, max_flops, budget=400, seed=seed))
+    assert all(r.num_evaluations == 400 for r in evolved + sampled)
+    assert all(max_flops is None or r.best_cost <= max_flops for r in evolved)
+    assert sum(r.best_fitness == best for r in evolved) >= 19
+    assert statistics.mean(r.best_fitness for r in sampled) < statistics.mean(r.best_fitness for r in evolved)
