@@ -1,0 +1,67 @@
+"""Checkpoints that never lose what the user had: atomic writes, safe loads, exact resume.
+
+A checkpoint is a plain dict of tensors, numbers, strings and lists, so it loads with
+``torch.load(..., weights_only=True)`` (no pickled code runs). It is written to a temporary
+file in the same folder and renamed over the old one, so a crash mid-write leaves the
+previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Union
+
+import torch
+
+PathLike = Union[str, os.PathLike]
+
+
+def save(state: dict, path: PathLike) -> None:
+    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False) as f:
+        try:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        except BaseException:
+            os.unlink(f.name)
+            raise
+    os.replace(f.name, path)
+
+
+def load(path: PathLike) -> dict:
+    """Read a checkpoint written by :func:`save`, with ``weights_only=True``; clear errors otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}; train first or give the path of an existing one")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"checkpoint {path} is corrupt or not a nasedu checkpoint ({type(error).__name__}: "
+                         f"{str(error).splitlines()[0][:200]}); delete it to start over or pass another") from error
+    if not isinstance(state, dict):
+        raise ValueError(f"checkpoint {path} holds a {type(state).__name__}, not a nasedu checkpoint dict")
+    return state
+
+
+def rng_state() -> dict:
+    """Every random-number state a training run uses: Python, torch CPU and CUDA."""
+    version, internal, gauss = random.getstate()
+    state = {"python": [version, list(internal), gauss], "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore the states taken by :func:`rng_state`."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
