@@ -129,6 +129,24 @@ def load(name: str = "fashion-mnist", root: Union[str, Path, None] = None, train
     )
 
 
+def synthetic(input_shape: tuple[int, int, int] = (3, 32, 32), num_classes: int = 10, train_size: int = 4096,
+              val_size: int = 512, test_size: int = 512, seed: int = 0) -> Splits:
+    """Generated images of any shape, for speed tests and for code paths whose data is absent (CIFAR-10 here).
+
+    Each class has its own random mean image plus noise, so a network can learn it.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    prototypes = torch.randn(num_classes, *input_shape, generator=generator)  # (classes, C, H, W)
+
+    def draw(n: int) -> tuple[Tensor, Tensor]:
+        y = torch.randint(0, num_classes, (n,), generator=generator)
+        return prototypes[y] + 2.0 * torch.randn(n, *input_shape, generator=generator), y
+
+    return Splits(name="synthetic", train=draw(train_size), val=draw(val_size), test=draw(test_size),
+                  num_classes=num_classes, input_shape=tuple(input_shape), classes=tuple(map(str, range(num_classes))),
+                  mean=(0.0,) * input_shape[0], std=(1.0,) * input_shape[0], source="generated")
+
+
 def split_indices(n: int, val_size: Size, train_size: Size = None, seed: int = 0) -> tuple[Tensor, Tensor]:
     """Seeded (train_idx, val_idx) into a pool of ``n`` training images; the two never overlap.
 

@@ -121,6 +121,8 @@ class SPOSConfig:
     seed: int = 0  # seeds weights, paths and batch order
     device: str = "cpu"  # "cpu" or "cuda"
     channels_last: bool = True  # NHWC memory: 2-2.5x faster convs on CPU
+    bf16: bool = False  # bfloat16 autocast of the forward pass (fast on recent GPUs)
+    cudnn_benchmark: bool = False  # cuDNN autotuning: off, as a supernet meets too many conv shapes to tune
     progress: bool = True  # tqdm progress bars
 
 
@@ -154,6 +156,7 @@ class SPOSTrainer:
         self.space = supernet.space
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         torch.manual_seed(config.seed)
+        torch.backends.cudnn.benchmark = config.cudnn_benchmark
         self.supernet = supernet.to(config.device)
         if config.channels_last:
             self.supernet = self.supernet.to(memory_format=torch.channels_last)
@@ -178,8 +181,9 @@ class SPOSTrainer:
             paths = self.sampler.sample()
             self.optimizer.zero_grad(set_to_none=True)
             for arch in paths:
-                logits = self.supernet(x, arch=arch)
-                loss = self.criterion(logits, y)
+                with torch.autocast(x.device.type, torch.bfloat16, enabled=self.config.bf16):
+                    logits = self.supernet(x, arch=arch)
+                    loss = self.criterion(logits, y)
                 (loss / len(paths)).backward()
                 loss_sum += loss.item() * len(y)
                 correct += (logits.argmax(1) == y).sum().item()
@@ -237,7 +241,7 @@ class SPOSTrainer:
             raise ValueError(f"{path} was trained on space {state['space']!r}, not {self.space.name!r}")
         saved = state["config"]
         changed = {k: (saved.get(k), v) for k, v in dataclasses.asdict(self.config).items()
-                   if k not in ("epochs", "progress") and saved.get(k) != v}
+                   if k not in ("progress", "device") and saved.get(k) != v}
         if changed:
             raise ValueError(f"{path} was made with another config: {changed} (saved, now); "
                              f"resume with the same settings or start a new run")

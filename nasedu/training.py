@@ -5,6 +5,7 @@ Used in: 02_weight_sharing, 05_spos, 07_truth, 08_export.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
 import torch
@@ -76,3 +77,62 @@ def recalibrate_bn(model: nn.Module, forward: Forward, batches: BatchSource, num
     model.eval()
     if seen == 0:
         raise ValueError("recalibrate_bn() got no batches; pass training data")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a stand-alone network is trained from scratch."""
+
+    epochs: int = 3  # passes over the training split
+    batch_size: int = 128  # images per step
+    lr: float = 0.1  # peak SGD learning rate, cosine-decayed to 0 over all steps
+    momentum: float = 0.9  # SGD momentum
+    weight_decay: float = 5e-4  # on conv/linear weights only
+    label_smoothing: float = 0.0  # softens the one-hot targets
+    seed: int = 0  # seeds the initial weights and the batch order
+    device: str = "cpu"  # "cpu" or "cuda"
+    channels_last: bool = True  # NHWC memory: faster convs on CPU
+    progress: bool = True  # tqdm progress bars
+
+
+def train_standalone(model_fn: Callable[[], nn.Module], train: tuple[torch.Tensor, torch.Tensor],
+                     evaluation: tuple[torch.Tensor, torch.Tensor], config: TrainConfig = TrainConfig()
+                     ) -> tuple[nn.Module, list[dict]]:
+    """Train ``model_fn()`` from scratch on ``train``; return it and one record per epoch.
+
+    Each record holds the epoch, training loss and accuracy (%), and the loss and accuracy
+    on ``evaluation`` (validation or test images). The model is built after seeding, so the
+    same seed gives the same initial weights. Used in: 07_truth, 08_export.
+    """
+    from tqdm.auto import tqdm
+
+    from nasedu.data import Batches
+
+    torch.manual_seed(config.seed)
+    fmt = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = model_fn().to(config.device, memory_format=fmt)
+    batches = Batches(*train, config.batch_size, seed=config.seed, device=config.device,
+                      channels_last=config.channels_last, drop_last=True)
+    held_out = Batches(*evaluation, 512, shuffle=False, device=config.device, channels_last=config.channels_last)
+    optimizer = sgd(model, config.lr, config.momentum, config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs * len(batches))
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    history = []
+    for epoch in tqdm(range(config.epochs), desc="training", disable=not config.progress):
+        model.train()
+        loss_sum, correct, seen = 0.0, 0, 0
+        for x, y in tqdm(batches, desc=f"epoch {epoch + 1}", leave=False, disable=not config.progress):
+            optimizer.zero_grad(set_to_none=True)
+            logits = model(x)
+            loss = criterion(logits, y)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            loss_sum += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+        model.eval()
+        eval_loss, eval_acc = evaluate(model, held_out)
+        history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": 100.0 * correct / seen,
+                        "eval_loss": eval_loss, "eval_acc": eval_acc})
+    return model, history

@@ -68,10 +68,7 @@ def main() -> None:
     if space.input_shape == (1, 28, 28):
         splits = data.load("digits", val_size=300)
     else:
-        n = 4 * args.batch_size
-        fake = (torch.randn(n, *space.input_shape), torch.randint(0, space.num_classes, (n,)))
-        splits = data.Splits("random", fake, fake, fake, space.num_classes, space.input_shape,
-                             tuple(map(str, range(space.num_classes))), (0.0,), (1.0,), "generated")
+        splits = data.synthetic(space.input_shape, space.num_classes, train_size=4 * args.batch_size, val_size=300)
     trainer = spos.SPOSTrainer(nd.Supernet(space), splits, spos.SPOSConfig(
         epochs=2, batch_size=args.batch_size, device=args.device, progress=False))
     history = trainer.fit()

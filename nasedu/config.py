@@ -1,0 +1,85 @@
+"""Typed configs for the command line: dataclass fields become options and file keys.
+
+Every config is a frozen dataclass whose fields carry a trailing ``# comment``; that comment
+is the option's ``--help`` text. Values come, in increasing priority, from the dataclass
+defaults, a JSON or YAML file (``--config run.yaml``) and the command-line flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import json
+import re
+import typing
+from pathlib import Path
+from typing import Any, Optional, TypeVar, Union
+
+import yaml
+
+C = TypeVar("C")
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """The trailing comment of every field of dataclass ``cls``, by field name."""
+    source = inspect.getsource(cls)
+    return dict(re.findall(r"^\s+(\w+): [^#\n]+#\s*(.+)$", source, re.MULTILINE))
+
+
+def _base_type(annotation: Any) -> type:
+    """``Optional[float]`` -> float, ``int`` -> int (annotations are strings under __future__)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if args else annotation
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    """One ``--field-name`` option per field of ``cls``; unset options stay None."""
+    helps = field_help(cls)
+    hints = typing.get_type_hints(cls)
+    group = parser.add_argument_group(cls.__name__, (cls.__doc__ or "").strip().splitlines()[0])
+    for f in dataclasses.fields(cls):
+        kind = _base_type(hints[f.name])
+        flag = "--" + f.name.replace("_", "-")
+        text = helps.get(f.name, "") + ("" if f.default is None else f" (default: {f.default})")
+        if kind is bool:
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+        else:
+            group.add_argument(flag, type=kind, default=None, metavar=kind.__name__.upper(), help=text)
+
+
+def read_file(path: Union[str, Path]) -> dict:
+    """A config file: JSON (``.json``) or YAML (anything else), holding one mapping."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    text = path.read_text()
+    try:
+        values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise ValueError(f"config file {path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}")
+    if not isinstance(values, dict):
+        raise ValueError(f"config file {path} must hold a mapping of option: value, not {type(values).__name__}")
+    return values
+
+
+def build(cls: type[C], file_values: dict, args: Optional[argparse.Namespace] = None) -> C:
+    """An instance of ``cls`` from its defaults, then ``file_values``, then command-line ``args``."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in file_values.items() if k in names}
+    if args is not None:
+        values.update({k: v for k, v in vars(args).items() if k in names and v is not None})
+    hints = typing.get_type_hints(cls)
+    for name, value in values.items():
+        kind = _base_type(hints[name])
+        if value is not None and not isinstance(value, kind) and not (kind is float and isinstance(value, int)):
+            raise ValueError(f"option {name!r} must be {kind.__name__}, got {value!r}")
+    return cls(**values)
+
+
+def check_known(file_values: dict, classes: list[type], source: str) -> None:
+    """Raise a clear error for keys that no config of the command knows."""
+    known = {f.name for cls in classes for f in dataclasses.fields(cls)}
+    unknown = sorted(set(file_values) - known)
+    if unknown:
+        raise ValueError(f"{source}: unknown option(s) {unknown}; this command takes {sorted(known)}")
