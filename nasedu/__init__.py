@@ -1,6 +1,6 @@
 """nasedu: learn one-shot neural architecture search with a small PyTorch package and notebooks."""
 
-from nasedu import benchmarks, checkpoint, data, hardware, metrics, ops, search, spaces, spos, training
+from nasedu import benchmarks, checkpoint, data, hardware, metrics, ops, plots, search, spaces, spos, training, widgets
 from nasedu.spaces import LayerSpec, SearchSpace
 from nasedu.supernet import Supernet
 
@@ -8,5 +8,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "LayerSpec", "SearchSpace", "Supernet", "benchmarks", "checkpoint", "data", "hardware", "metrics", "ops",
-    "search", "spaces", "spos", "training", "__version__",
+    "plots", "search", "spaces", "spos", "training", "widgets", "__version__",
 ]
