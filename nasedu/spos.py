@@ -294,3 +294,24 @@ class InheritedEvaluator:
             model.eval()
             self.cache[arch] = evaluate(model, self.validation)[1]
         return self.cache[arch]
+
+
+def load_or_train(path: Union[str, Path], space: SearchSpace, splits: Splits, config: SPOSConfig = SPOSConfig(),
+                  cost: Optional[Cost] = None) -> SPOSTrainer:
+    """A trained SPOS run: loaded from ``path`` when it exists (whatever its config), else trained and saved there.
+
+    Notebooks use it to start from the small checkpoint shipped in ``resource/`` and to
+    retrain only when it is absent. Used in: 02_weight_sharing, 05_spos, 06_evolution, 07_truth.
+    """
+    path = Path(path)
+    if path.exists():
+        saved = checkpoint.load(path)
+        if saved.get("space") != space.name:
+            raise ValueError(f"{path} holds a supernet of space {saved.get('space')!r}, not {space.name!r}")
+        config = dataclasses.replace(SPOSConfig(**saved["config"]), device=config.device, progress=config.progress)
+        trainer = SPOSTrainer(Supernet(space), splits, config, cost=cost)
+        trainer.load_checkpoint(path)
+        return trainer
+    trainer = SPOSTrainer(Supernet(space), splits, config, cost=cost, checkpoint_path=path)
+    trainer.fit()
+    return trainer

@@ -4,12 +4,14 @@
     NASEDU_QUICK=1 python scripts/run_notebooks.py notebooks --no-save   # a quick check
 
 Saved notebooks keep their outputs (so GitHub shows the figures) but carry no widget
-state and no execution counts. Prints the run time of each notebook.
+state and no execution counts. Progress bars are switched off (TQDM_DISABLE=1) so that no
+half-drawn bar is saved. Prints the run time of each notebook.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -46,6 +48,7 @@ def main() -> int:
     parser.add_argument("--no-save", action="store_true", help="do not write the outputs back")
     parser.add_argument("--only", nargs="*", default=None, help="run only notebooks whose names start with these")
     args = parser.parse_args()
+    os.environ.setdefault("TQDM_DISABLE", "1")  # the kernels inherit it
     paths = sorted(args.folder.glob("[0-9][0-9]_*.ipynb"))
     if args.only:
         paths = [p for p in paths if any(p.name.startswith(o) for o in args.only)]
