@@ -17,6 +17,7 @@ Used in: 05_spos, 06_evolution.
 from __future__ import annotations
 
 import math
+import os
 import random
 from collections import deque
 from dataclasses import dataclass
@@ -137,7 +138,8 @@ def _check(cost: Optional[Cost], max_cost: Optional[float], **positive: Optional
 def _progress_bar(progress: bool, total: int, desc: str):
     from tqdm.auto import tqdm  # imported here so that importing nasedu.search stays light
 
-    return tqdm(total=total, desc=desc, disable=not progress)
+    # like nasedu.progress.progress_bar, which this module cannot import without importing torch
+    return tqdm(total=total, desc=desc, disable=not progress or os.environ.get("TQDM_DISABLE") == "1")
 
 
 def _mutate(space: Space, arch: Arch, prob: float, rng: random.Random) -> Arch:

@@ -29,6 +29,7 @@ from torch import nn
 
 from nasedu import checkpoint
 from nasedu.data import Batches, Splits
+from nasedu.progress import progress_bar
 from nasedu.spaces import Arch, ArchLike, SearchSpace
 from nasedu.supernet import Supernet
 from nasedu.training import evaluate, recalibrate_bn, sgd
@@ -172,11 +173,9 @@ class SPOSTrainer:
 
     def train_epoch(self) -> dict:
         """One pass over the training split, one sampled path (or K fair paths) per step."""
-        from tqdm.auto import tqdm
-
         self.supernet.train()
         loss_sum, correct, seen, start = 0.0, 0, 0, time.perf_counter()
-        bar = tqdm(self.batches, desc=f"epoch {self.epoch + 1}", leave=False, disable=not self.config.progress)
+        bar = progress_bar(self.batches, self.config.progress, desc=f"epoch {self.epoch + 1}", leave=False)
         for x, y in bar:
             paths = self.sampler.sample()
             self.optimizer.zero_grad(set_to_none=True)
@@ -199,12 +198,10 @@ class SPOSTrainer:
 
     def fit(self, resume: bool = False) -> list[dict]:
         """Train until ``config.epochs``; ``resume=True`` first loads the checkpoint if there is one."""
-        from tqdm.auto import tqdm
-
         if resume and self.checkpoint_path and self.checkpoint_path.exists():
             self.load_checkpoint(self.checkpoint_path)
         epochs = range(self.epoch, self.config.epochs)
-        for _ in tqdm(epochs, desc="SPOS", disable=not self.config.progress or not epochs):
+        for _ in progress_bar(epochs, self.config.progress and bool(epochs), desc="SPOS"):
             self.history.append(self.train_epoch())
             self.epoch += 1
             if self.checkpoint_path:

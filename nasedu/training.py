@@ -11,6 +11,8 @@ from typing import Callable, Iterable, Optional
 import torch
 from torch import nn
 
+from nasedu.progress import progress_bar
+
 Forward = Callable[[torch.Tensor], torch.Tensor]
 BatchSource = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
@@ -104,8 +106,6 @@ def train_standalone(model_fn: Callable[[], nn.Module], train: tuple[torch.Tenso
     on ``evaluation`` (validation or test images). The model is built after seeding, so the
     same seed gives the same initial weights. Used in: 07_truth, 08_export.
     """
-    from tqdm.auto import tqdm
-
     from nasedu.data import Batches
 
     torch.manual_seed(config.seed)
@@ -118,10 +118,10 @@ def train_standalone(model_fn: Callable[[], nn.Module], train: tuple[torch.Tenso
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs * len(batches))
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     history = []
-    for epoch in tqdm(range(config.epochs), desc="training", disable=not config.progress):
+    for epoch in progress_bar(range(config.epochs), config.progress, desc="training"):
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
-        for x, y in tqdm(batches, desc=f"epoch {epoch + 1}", leave=False, disable=not config.progress):
+        for x, y in progress_bar(batches, config.progress, desc=f"epoch {epoch + 1}", leave=False):
             optimizer.zero_grad(set_to_none=True)
             logits = model(x)
             loss = criterion(logits, y)
