@@ -1,0 +1,431 @@
+import copy
+import json
+import math
+import warnings
+
+import pytest
+import torch
+from torch.func import functional_call
+
+import nasedu as nd
+from nasedu import checkpoint, data, dnas, hardware
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These small networks gain little from a second thread and lose up to 30x when other jobs share the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits", val_size=300, seed=0)
+
+
+@pytest.fixture(scope="module")
+def teaching():
+    return nd.spaces.get("teaching")
+
+
+@pytest.fixture(scope="module")
+def macs(teaching):
+    return hardware.lookup_table(teaching, "macs")
+
+
+def config(**changes):
+    base = dict(epochs=2, batch_size=64, lr=0.05, alpha_lr=0.05, progress=False, seed=0)
+    base.update(changes)
+    return dnas.DNASConfig(**base)
+
+
+def one_hot_alpha(space, arch, logit=1e4):
+    alpha = torch.zeros(space.num_layers, space.max_choices)
+    for i, a in enumerate(arch):
+        alpha[i, a] = logit
+    return alpha
+
+
+def randomise_bn(module):
+    for m in module.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 1.5)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+
+
+def saved_activation_bytes(run, module):
+    """Bytes of the activations autograd keeps for the backward pass (the peak of a training step)."""
+    weights = {p.untyped_storage().data_ptr() for p in module.parameters()}
+    kept = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in weights:
+            kept[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        run()
+    return sum(kept.values())
+
+
+# -- relaxations ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("relaxation", dnas.RELAXATIONS)
+def test_one_hot_alpha_gives_the_single_path(teaching, relaxation):
+    supernet = nd.Supernet(teaching).eval()
+    randomise_bn(supernet)
+    x = torch.randn(3, *teaching.input_shape)
+    for arch in [(0, 1, 2, 3), (3, 0, 1, 2), (2, 2, 0, 1)]:
+        gates, active = dnas.relax(one_hot_alpha(teaching, arch), teaching, relaxation, temperature=5.0,
+                                   generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            mixed = dnas.mixed_forward(supernet, x, gates, active)
+            path = supernet(x, arch=arch)
+        torch.testing.assert_close(mixed, path)
+
+
+def test_sampled_paths_follow_softmax_alpha(teaching):
+    """Gumbel-max (GDAS) and multinomial (ProxylessNAS) draws land on candidate k with probability softmax(alpha)_k."""
+    alpha = torch.tensor([[2.0, 0.0, -1.0, 1.0]] * 4)
+    expected = torch.softmax(alpha[0], 0)
+    generator = torch.Generator().manual_seed(0)
+    for relaxation in ("hard_gumbel", "binary"):
+        counts = torch.zeros(4)
+        for _ in range(500):
+            _, active = dnas.relax(alpha, teaching, relaxation, generator=generator)
+            assert active.sum(1).tolist() == [1, 1, 1, 1]  # one candidate runs per layer
+            counts += active.sum(0)
+        torch.testing.assert_close(counts / 2000, expected, atol=0.03, rtol=0)
+
+
+def test_binary_gates_run_one_path_forward_and_two_for_the_gradient(teaching):
+    alpha = torch.zeros(4, 4)
+    gates, active = dnas.relax(alpha, teaching, "binary", paths=2, generator=torch.Generator().manual_seed(0))
+    assert active.sum(1).tolist() == [2, 2, 2, 2]
+    assert sorted(gates[active].tolist()) == [0.0] * 4 + [1.0] * 4  # values: one path on, the other at 0
+    assert bool((gates[~active] == 0).all())
+
+
+def test_low_gumbel_temperature_is_nearly_one_hot_high_is_nearly_uniform(teaching):
+    alpha = torch.tensor([[1.0, 0.0, 0.5, -0.5]] * 4)
+    generator = torch.Generator().manual_seed(0)
+    cold = torch.stack([dnas.relax(alpha, teaching, "gumbel", temperature=0.01, generator=generator)[0]
+                        for _ in range(100)])  # (100, L, K)
+    hot, _ = dnas.relax(alpha, teaching, "gumbel", temperature=1000.0, generator=generator)
+    assert cold.max(-1).values.mean() > 0.99
+    torch.testing.assert_close(hot, torch.full((4, 4), 0.25), atol=0.01, rtol=0)
+
+
+def test_temperature_schedules_of_fbnet_and_gdas():
+    fbnet = dnas.preset("fbnet", epochs=12, warmup_epochs=2)
+    assert dnas.temperature_at(fbnet, 0) == dnas.temperature_at(fbnet, 2) == 5.0  # held during warm-up
+    assert dnas.temperature_at(fbnet, 5) == pytest.approx(5.0 * math.exp(-0.045 * 3))
+    gdas = dnas.preset("gdas", epochs=11)
+    assert [dnas.temperature_at(gdas, e) for e in (0, 5, 10)] == pytest.approx([10.0, 5.05, 0.1])
+    assert dnas.temperature_at(dnas.preset("darts"), 3) == 1.0  # softmax has no temperature
+
+
+# -- costs, losses, gradients --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("metric", ["params", "macs"])
+def test_expected_cost_and_derived_cost_at_one_hot_equal_the_table(teaching, metric):
+    table = hardware.lookup_table(teaching, metric)
+    arch = (0, 3, 1, 2)
+    alpha = one_hot_alpha(teaching, arch)
+    assert table.expected_cost(dnas.probabilities(alpha, teaching)).item() == pytest.approx(table.cost(arch), rel=1e-6)
+    derived = dnas.derive(alpha, teaching, table)
+    assert derived.arch == arch and derived.ops == ("skip", "conv3", "k3e1", "k5e3")
+    assert derived.cost == table.cost(arch) == derived.base_cost + sum(derived.layer_costs)
+    assert derived.probs == (1.0, 1.0, 1.0, 1.0)
+
+
+def test_hardware_loss_formulas():
+    ce, cost = torch.tensor(2.0), torch.tensor(300.0)
+    assert dnas.AdditiveLoss(0.5, reference=200.0)(ce, cost).item() == pytest.approx(2.0 + 0.5 * 1.5)
+    fbnet = dnas.MultiplicativeLoss(0.2, 0.6, reference=300.0)  # the reference measures 25 units
+    assert fbnet(ce, cost).item() == pytest.approx(2.0 * 0.2 * math.log(25.0) ** 0.6)
+    hinge = dnas.HingeLoss(4.0, budget=200.0)
+    assert hinge(ce, cost).item() == pytest.approx(2.0 + 4.0 * 0.5)
+    assert hinge(ce, torch.tensor(150.0)).item() == 2.0  # within budget: no penalty
+
+
+@pytest.mark.parametrize("relaxation", dnas.RELAXATIONS)
+def test_gradients_reach_alpha_through_task_and_hardware_loss(digits, teaching, macs, relaxation):
+    trainer = dnas.DNASTrainer(nd.Supernet(teaching), digits, config(relaxation=relaxation, hardware_weight=2.0), macs)
+    x, y = digits.val[0][:32].contiguous(memory_format=torch.channels_last), digits.val[1][:32]
+    total, task, cost = trainer.arch_loss(x, y)
+    (task_grad,) = torch.autograd.grad(task, trainer.alpha, retain_graph=True)
+    (hardware_grad,) = torch.autograd.grad(total - task, trainer.alpha)
+    assert task_grad.abs().sum() > 0
+    # d(lambda * E[c] / ref) / d alpha_ik = lambda / ref * p_ik * (c_ik - sum_j p_ij c_ij), at uniform p = 1/4
+    c = macs.as_tensor()
+    expected = 2.0 / trainer.hardware_loss.reference * 0.25 * (c - c.mean(1, keepdim=True))
+    torch.testing.assert_close(hardware_grad, expected)
+    assert cost.item() == pytest.approx(trainer.hardware_loss.reference)  # the mean cost is E[c] at uniform alpha
+
+
+@pytest.mark.parametrize("loss", ["multiplicative", "hinge"])
+def test_fbnet_and_hinge_losses_push_alpha_toward_cheap_ops(digits, teaching, macs, loss):
+    budget = macs.min_cost() + 0.2 * (macs.max_cost() - macs.min_cost())  # below the start: the hinge is active
+    trainer = dnas.DNASTrainer(nd.Supernet(teaching), digits,
+                               config(hardware_loss=loss, hardware_weight=1.0, budget=budget), macs)
+    x, y = digits.val[0][:32].contiguous(memory_format=torch.channels_last), digits.val[1][:32]
+    _, task, cost = trainer.arch_loss(x, y)
+    (grad,) = torch.autograd.grad(trainer.hardware_loss(task.detach(), cost), trainer.alpha)  # through E[c] only
+    c = macs.as_tensor()
+    # a descent step raises the logits of cheaper-than-average ops and lowers the others
+    assert torch.equal(torch.sign(-grad), torch.sign(c.mean(1, keepdim=True) - c))
+
+
+def test_second_order_gradient_matches_the_exact_unrolled_gradient(digits, teaching, macs):
+    """DARTS's finite difference against autograd's exact Hessian-vector product, in float64.
+
+    ReLU's kinks make the gradient jump under tiny weight changes, so the oracle runs on a smooth
+    copy of the supernet (Softplus instead of ReLU), where the finite difference must converge.
+    """
+    trainer = dnas.DNASTrainer(nd.Supernet(teaching), digits, config(second_order=True, channels_last=False,
+                                                                      lr=0.5, grad_clip=0.0), macs)
+    supernet = trainer.supernet.train()
+    for module in list(supernet.modules()):
+        for name, child in module.named_children():
+            if isinstance(child, torch.nn.ReLU):
+                setattr(module, name, torch.nn.Softplus())
+    supernet.double()
+    trainer.alpha.data = torch.randn(4, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64) / 2
+    xt, yt = digits.train[0][:8].double(), digits.train[1][:8]
+    xv, yv = digits.val[0][:8].double(), digits.val[1][:8]
+    before = {k: v.detach().clone() for k, v in supernet.named_parameters()}
+    approx, _ = trainer.unrolled_alpha_grad(xv, yv, xt, yt)
+    for k, v in supernet.named_parameters():
+        assert torch.equal(v, before[k]), f"{k} was not restored"
+
+    params = dict(supernet.named_parameters())
+
+    def loss(p, x, y):  # the DARTS mixture, softmax(alpha), with the weights p
+        weights = dnas.probabilities(trainer.alpha, teaching)
+        return torch.nn.functional.cross_entropy(functional_call(supernet, p, (x,), {"weights": weights}), y)
+
+    step = torch.autograd.grad(loss(params, xt, yt), list(params.values()), create_graph=True)
+    unrolled = {name: p - 0.5 * g for (name, p), g in zip(params.items(), step)}  # w' = w - xi * grad, xi = lr
+    (exact,) = torch.autograd.grad(loss(unrolled, xv, yv), trainer.alpha)
+    (first_order,) = torch.autograd.grad(loss(params, xv, yv), trainer.alpha)
+    error = (approx - exact).norm() / exact.norm()
+    first_order_error = (first_order - exact).norm() / exact.norm()
+    print(f"relative error of the alpha gradient: second order {error:.1e}, first order {first_order_error:.2f}")
+    assert error < 1e-3
+    assert first_order_error > 0.1  # the unrolled step changes the answer
+
+
+# -- memory ----------------------------------------------------------------------------------------------
+
+def test_memory_light_mode_keeps_about_one_path_of_activations(teaching):
+    supernet = nd.Supernet(teaching)
+    x = torch.randn(32, *teaching.input_shape)
+    alpha = torch.zeros(4, 4, requires_grad=True)
+    generator = torch.Generator().manual_seed(0)
+
+    def mixture_bytes(gates, active):
+        return saved_activation_bytes(lambda: dnas.mixed_forward(supernet, x, gates, active).sum(), supernet)
+
+    full = mixture_bytes(*dnas.relax(alpha, teaching, "softmax"))
+    one, two = [], []
+    for _ in range(20):
+        gates, active = dnas.relax(alpha, teaching, "binary", generator=generator)
+        arch = tuple(active.float().argmax(1).tolist())
+        path = saved_activation_bytes(lambda: supernet(x, arch=arch).sum(), supernet)
+        one.append(mixture_bytes(gates, active))
+        assert one[-1] <= 1.3 * path  # the sampled path's own activations, plus its gated output
+        two.append(mixture_bytes(*dnas.relax(alpha, teaching, "binary", paths=2, generator=generator)))
+    print(f"saved activations: full mixture {full / 2**20:.1f} MiB; one path {sum(one) / len(one) / full:.2f}x, "
+          f"two paths {sum(two) / len(two) / full:.2f}x of it")
+    assert sum(one) / len(one) <= 0.4 * full
+    assert sum(one) < sum(two) and max(two) < full
+
+
+# -- training --------------------------------------------------------------------------------------------
+
+def weights_of(module):
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+@pytest.mark.filterwarnings("ignore::nasedu.dnas.CollapseWarning")
+def test_resume_after_a_crash_gives_the_same_weights_alpha_and_history(teaching, macs, tmp_path):
+    digits = data.load("digits", train_size=640, val_size=300, seed=0)  # 10 steps per epoch
+    settings = dict(epochs=3, warmup_epochs=1, relaxation="binary", paths=2, hardware_weight=0.3, record_every=4)
+    path = tmp_path / "dnas.pt"
+    full = dnas.DNASTrainer(nd.Supernet(teaching), digits, config(**settings), macs)
+    full.fit()
+
+    crashing = dnas.DNASTrainer(nd.Supernet(teaching), digits, config(**settings), macs, checkpoint_path=path)
+    steps_per_epoch, step = len(crashing.batches), crashing.step
+
+    def crash(x, y):
+        if crashing.steps == steps_per_epoch + 5:  # dies inside epoch 2, the first search epoch
+            raise KeyboardInterrupt("simulated crash")
+        return step(x, y)
+
+    crashing.step = crash
+    with pytest.raises(KeyboardInterrupt):
+        crashing.fit()
+    assert checkpoint.load(path)["epoch"] == 1
+
+    torch.manual_seed(999)  # a different process state: resume must not depend on it
+    resumed = dnas.DNASTrainer(nd.Supernet(teaching), digits, config(**settings), macs, checkpoint_path=path)
+    history = resumed.fit(resume=True)
+    assert [e["epoch"] for e in resumed.log] == [1, 2, 3]
+    assert torch.equal(resumed.alpha, full.alpha) and not torch.equal(full.alpha, torch.zeros(4, 4))
+    for k, v in weights_of(full.supernet).items():
+        assert torch.equal(resumed.supernet.state_dict()[k], v), k
+    assert history.as_dict() == full.history.as_dict()
+    assert len(history) == 3 * steps_per_epoch // 4
+    assert dnas.History.load(tmp_path / "dnas.history.json").as_dict() == history.as_dict()
+
+    loaded = dnas.load_or_train(path, teaching, digits, table=macs)  # the saved config, no training
+    assert torch.equal(loaded.alpha, full.alpha) and loaded.derive() == full.derive()
+    with pytest.raises(ValueError, match=r"made with another config: {'alpha_lr': \(0.05, 0.1\)}"):
+        dnas.DNASTrainer(nd.Supernet(teaching), digits, config(**settings, alpha_lr=0.1), macs).load_checkpoint(path)
+
+
+@pytest.mark.parametrize("method", list(dnas.PRESETS))
+def test_every_method_runs_and_records_its_temperature(teaching, macs, method):
+    small = data.load("digits", train_size=256, val_size=128, seed=0)  # 4 steps per epoch
+    trainer = dnas.DNASTrainer(nd.Supernet(teaching), small,
+                               dnas.preset(method, epochs=3, warmup_epochs=1, batch_size=64, record_every=2,
+                                           alpha_lr=0.01, progress=False), macs)
+    history = trainer.fit()
+    assert history.step == [2, 4, 6, 8, 10, 12]
+    expected_tau = {"darts": [1.0] * 3, "proxylessnas": [1.0] * 3, "fbnet": [5.0, 5.0, 5.0 * math.exp(-0.045)],
+                    "gdas": [10.0, 10.0, 0.1]}[method]  # per epoch; warm-up holds the first value
+    assert history.temperature == pytest.approx([t for t in expected_tau for _ in range(2)])
+    assert history.probs[1] == [[0.25] * 4] * 4 != history.probs[-1]  # alpha moves only after warm-up
+    assert [e["searching"] for e in trainer.log] == [False, True, True]
+
+
+def test_history_format_and_json_round_trip(digits, teaching, macs, tmp_path):
+    budget = 0.5 * (macs.min_cost() + macs.max_cost())
+    trainer = dnas.DNASTrainer(nd.Supernet(teaching), digits,
+                               config(epochs=1, relaxation="binary", record_every=4, hardware_loss="hinge",
+                                      hardware_weight=1.0, budget=budget), macs)
+    history = trainer.fit().as_dict()
+    assert set(history) == {"step", "probs", "entropy", "expected_cost", "task_loss", "hardware_loss",
+                            "temperature", "op_names", "metric", "budget"}
+    n = len(trainer.batches) // 4
+    assert history["step"] == [4 * (i + 1) for i in range(n)]
+    assert torch.tensor(history["probs"]).shape == (n, 4, 4)
+    torch.testing.assert_close(torch.tensor(history["probs"], dtype=torch.float64).sum(-1),
+                               torch.ones(n, 4, dtype=torch.float64))
+    assert torch.tensor(history["entropy"]).shape == (n, 4)
+    assert all(0 < h <= math.log(4) + 1e-9 for row in history["entropy"] for h in row)
+    for key in ("expected_cost", "task_loss", "hardware_loss", "temperature"):
+        assert len(history[key]) == n and all(isinstance(v, float) for v in history[key])
+    assert history["op_names"] == [["skip", "k3e1", "k5e3", "conv3"]] * 4
+    assert (history["metric"], history["budget"]) == ("macs", budget)
+
+    trainer.history.save(tmp_path / "history.json")
+    assert json.loads((tmp_path / "history.json").read_text()) == history
+    assert dnas.History.load(tmp_path / "history.json").as_dict() == history
+    damaged = dict(history, entropy=history["entropy"][:-1])
+    with pytest.raises(ValueError, match=f"history has {n} steps but {n - 1} entries of 'entropy'"):
+        dnas.History.from_dict(damaged)
+
+
+def test_collapse_monitor_warns_when_skips_take_over_layer_after_layer(teaching):
+    monitor = dnas.CollapseMonitor(teaching, threshold=0.5)
+    skip_heavy, healthy = [0.7, 0.1, 0.1, 0.1], [0.1, 0.3, 0.3, 0.3]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert monitor.check(torch.tensor([skip_heavy] + [healthy] * 3), step=10) == [0]  # one layer: quiet
+    with pytest.warns(dnas.CollapseWarning, match=r"step 20: .* in 2 of 4 layers \[0, 2\]"):
+        monitor.check(torch.tensor([skip_heavy, healthy, skip_heavy, healthy]), step=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        monitor.check(torch.tensor([skip_heavy, healthy, skip_heavy, healthy]), step=30)  # no news: quiet
+    with pytest.warns(dnas.CollapseWarning, match="in 3 of 4 layers"):
+        monitor.check(torch.tensor([skip_heavy, skip_heavy, skip_heavy, healthy]), step=40)
+
+
+def test_derived_arch_exports_to_json_and_builds(teaching, tmp_path):
+    params = hardware.lookup_table(teaching, "params")
+    alpha = torch.tensor([[0.0, 2.0, 1.0, 0.0], [3.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 5.0, 0.0]])
+    derived = dnas.derive(alpha, teaching, params)
+    assert derived.readable == "k3e1-skip-conv3-k5e3" and teaching.decode(derived.readable) == derived.arch
+    derived.save(tmp_path / "arch.json")
+    exported = json.loads((tmp_path / "arch.json").read_text())
+    assert [layer["op"] for layer in exported["layers"]] == ["k3e1", "skip", "conv3", "k5e3"]
+    assert [layer["cost"] for layer in exported["layers"]] == [896.0, 0.0, 10464.0, 18096.0]
+    assert dnas.DerivedArch.load(tmp_path / "arch.json") == derived
+    model = teaching.build(derived.arch)
+    assert hardware.count_params(model) == derived.cost
+
+
+@pytest.fixture(scope="module")
+def warm_supernet(teaching, macs):
+    """A supernet after 2 weights-only epochs on digits, shared by the search runs below."""
+    splits = data.load("digits", val_size=300, seed=0)
+    torch.manual_seed(0)  # the same initial weights whichever test asks first
+    trainer = dnas.DNASTrainer(nd.Supernet(teaching), splits, config(epochs=2, warmup_epochs=2), macs)
+    trainer.fit()
+    assert torch.equal(trainer.alpha, torch.zeros(4, 4))  # warm-up leaves alpha alone
+    return trainer.supernet
+
+
+@pytest.mark.filterwarnings("ignore::nasedu.dnas.CollapseWarning")  # cost pressure favours skip, as asked
+def test_a_larger_hardware_weight_gives_cheaper_archs(digits, teaching, macs, warm_supernet):
+    costs = []
+    for weight in (0.0, 0.3, 1.0, 3.0):
+        trainer = dnas.DNASTrainer(copy.deepcopy(warm_supernet), digits, config(epochs=1, hardware_weight=weight), macs)
+        trainer.fit()
+        derived = trainer.derive()
+        costs.append(derived.cost)
+        print(f"lambda {weight}: {derived.readable} {derived.cost:,.0f} MACs, "
+              f"train acc {trainer.log[-1]['train_acc']:.1f}%")
+    assert costs == sorted(costs, reverse=True)
+    assert costs[0] > 2 * costs[-1]
+
+
+@pytest.mark.filterwarnings("ignore::nasedu.dnas.CollapseWarning")
+def test_hinge_loss_lands_within_its_budget(digits, teaching, macs, warm_supernet):
+    budget = macs.min_cost() + 0.3 * (macs.max_cost() - macs.min_cost())  # below the mean cost where search starts
+    trainer = dnas.DNASTrainer(copy.deepcopy(warm_supernet), digits,
+                               config(hardware_loss="hinge", hardware_weight=3.0, budget=budget), macs)
+    history = trainer.fit()
+    print(f"hinge: E[c] {history.expected_cost[0]:,.0f} -> {history.expected_cost[-1]:,.0f} MACs, budget {budget:,.0f}")
+    assert history.expected_cost[0] > budget
+    assert abs(history.expected_cost[-1] / budget - 1) < 0.03  # pushed to the budget, and no further
+    assert trainer.derive().cost <= budget
+
+
+# -- bad input -------------------------------------------------------------------------------------------
+
+def test_bad_inputs_give_clear_errors(digits, teaching, macs):
+    with pytest.raises(ValueError, match=r"alpha must have shape \(layers, candidates\) = \(4, 4\) for space "
+                                         r"'teaching', got \(4, 3\)"):
+        dnas.relax(torch.zeros(4, 3), teaching)
+    with pytest.raises(ValueError, match=r"= \(4, 4\) for space 'teaching', got \(8, 3\)"):
+        dnas.DNASTrainer(nd.Supernet(teaching), digits, config(), macs, alpha=torch.zeros(8, 3))
+    other = hardware.lookup_table(nd.spaces.get("nas-bench-macro"), "params")
+    with pytest.raises(ValueError, match="table was made for space 'nas-bench-macro', not for 'teaching'"):
+        dnas.DNASTrainer(nd.Supernet(teaching), digits, config(), other)
+    with pytest.raises(ValueError, match="hardware_weight must be >= 0, got -0.1"):
+        config(hardware_weight=-0.1)
+    with pytest.raises(ValueError, match="lambda must be >= 0, got -1"):
+        dnas.AdditiveLoss(-1, reference=1.0)
+    with pytest.raises(ValueError, match="temperature must be > 0, got -1.0"):
+        config(relaxation="gumbel", temperature=-1.0)
+    with pytest.raises(ValueError, match="temperature must be > 0, got 0"):
+        dnas.relax(torch.zeros(4, 4), teaching, "gumbel", temperature=0)
+    with pytest.raises(ValueError, match="unknown relaxation 'sparsemax'"):
+        config(relaxation="sparsemax")
+    with pytest.raises(ValueError, match=r"hinge loss needs a target: DNASConfig\(budget=...\)"):
+        config(hardware_loss="hinge")
+    with pytest.raises(ValueError, match="budget 1000 is below the cheapest arch"):
+        dnas.DNASTrainer(nd.Supernet(teaching), digits, config(hardware_loss="hinge", budget=1000.0), macs)
+    with pytest.raises(ValueError, match="second_order=True unrolls DARTS's softmax relaxation"):
+        config(second_order=True, relaxation="binary")
+    with pytest.raises(ValueError, match="paths must be between 1 and 4"):
+        dnas.relax(torch.zeros(4, 4), teaching, "binary", paths=5)
