@@ -26,7 +26,7 @@ from typing import Optional, Sequence
 import torch
 
 from nasedu import config as cfg
-from nasedu import data, export, hardware, search, spaces, spos
+from nasedu import bench, data, dnas, export, hardware, search, spaces, spos
 from nasedu.training import TrainConfig, train_standalone
 
 
@@ -98,9 +98,11 @@ def load_splits(data_config: DataConfig, space: spaces.SearchSpace) -> data.Spli
                      val_size=data_config.val_size, seed=data_config.data_seed, download=data_config.download)
 
 
-def resolve(args: argparse.Namespace, classes: list[type], run: Optional[Run] = None) -> list:
-    """Build each config of ``classes``: defaults < saved run config (on --resume) < --config file < flags."""
-    values: dict = {}
+def resolve(args: argparse.Namespace, classes: list[type], run: Optional[Run] = None,
+            base: Optional[dict] = None) -> list:
+    """Build each config of ``classes``: defaults < ``base`` (a preset) < saved run config (on --resume)
+    < --config file < flags."""
+    values: dict = dict(base or {})
     if run is not None and getattr(args, "resume", False):
         values.update(run.saved_config())
     if args.config:
@@ -158,6 +160,39 @@ def cmd_spos(args: argparse.Namespace) -> None:
     for record in history[done_before:]:
         run.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
     run.write_json("history.json", history)
+
+
+def cmd_dnas(args: argparse.Namespace) -> None:
+    """Search with differentiable NAS: alpha and the supernet's weights, trained in turn."""
+    run = Run(args.run_dir)
+    base = dnas.PRESETS[args.method] if args.method else {}
+    data_config, dnas_config = resolve(args, [DataConfig, dnas.DNASConfig], run, base)
+    run.write_json("config.json", {**dataclasses.asdict(data_config), **dataclasses.asdict(dnas_config),
+                                   "metric": args.metric})
+    space = spaces.get(data_config.space)
+    run.log(device_report(dnas_config.device, {"channels_last": dnas_config.channels_last}))
+    table = hardware.lookup_table(space, args.metric, device=dnas_config.device)
+    from nasedu.supernet import Supernet
+
+    trainer = dnas.DNASTrainer(Supernet(space), load_splits(data_config, space), dnas_config, table=table,
+                               checkpoint_path=run.path / "checkpoint.pt")
+    if args.resume and trainer.checkpoint_path.exists():
+        run.log(f"resuming from {trainer.checkpoint_path}")
+    done_before = len(trainer.log)
+    history = trainer.fit(resume=args.resume)
+    for record in trainer.log[done_before:]:
+        run.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+    history.save(run.path / "history.json")
+    derived = trainer.derive()
+    export.save_arch(run.path / "arch.json", space, derived.arch, cost=derived.cost, metric=derived.metric,
+                     probs=list(derived.probs), found_by=f"dnas ({dnas_config.relaxation})")
+    run.log(f"derived arch {space.encode(derived.arch)} ({derived.readable}): {args.metric} {derived.cost:,.4g} "
+            f"-> {run.path / 'arch.json'}")
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    """Print the benchmark table: ratios measured in one run on this machine."""
+    bench.run(args.space, args.batch_size, args.device)
 
 
 def cmd_search(args: argparse.Namespace) -> None:
@@ -284,6 +319,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--benchmark-path", help="the NAS-Bench-Macro JSON or its folder (default: cache or download)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     cfg.add_arguments(p, SearchConfig)
+
+    p = command("dnas", cmd_dnas, "search by differentiable NAS (DARTS, FBNet, GDAS, ProxylessNAS)", run_dir=True,
+                config=True)
+    p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
+    p.add_argument("--method", choices=list(dnas.PRESETS), help="start from this method's settings")
+    p.add_argument("--metric", choices=hardware.METRICS, default="macs", help="cost of the hardware loss")
+    cfg.add_arguments(p, DataConfig)
+    cfg.add_arguments(p, dnas.DNASConfig)
+
+    p = command("bench", cmd_bench, "print ratios measured in one run: supernet vs stand-alone steps, memory, speed")
+    p.add_argument("--space", default="teaching", choices=spaces.names(), help="the space to measure")
+    p.add_argument("--batch-size", type=int, default=128, help="images per step")
+    p.add_argument("--device", nargs="*", default=None, help="devices (default: cpu, and cuda when present)")
 
     p = command("export", cmd_export, "write an arch of a space to a JSON file (per-layer ops and costs)")
     p.add_argument("space", help=f"one of {spaces.names()}")

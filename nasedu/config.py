@@ -28,7 +28,9 @@ def field_help(cls: type) -> dict[str, str]:
 
 
 def _base_type(annotation: Any) -> type:
-    """``Optional[float]`` -> float, ``int`` -> int (annotations are strings under __future__)."""
+    """``Optional[float]`` -> float, ``int`` -> int, ``tuple[float, float]`` -> tuple."""
+    if typing.get_origin(annotation) is tuple:
+        return tuple
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     return args[0] if args else annotation
 
@@ -44,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         text = helps.get(f.name, "") + ("" if f.default is None else f" (default: {f.default})")
         if kind is bool:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+        elif kind is tuple:  # e.g. tuple[float, float]: that many values after the flag
+            items = typing.get_args(hints[f.name])
+            group.add_argument(flag, type=items[0], nargs=len(items), default=None,
+                               metavar=items[0].__name__.upper(), help=text)
         else:
             group.add_argument(flag, type=kind, default=None, metavar=kind.__name__.upper(), help=text)
 
@@ -72,6 +78,8 @@ def build(cls: type[C], file_values: dict, args: Optional[argparse.Namespace] = 
     hints = typing.get_type_hints(cls)
     for name, value in values.items():
         kind = _base_type(hints[name])
+        if kind is tuple and isinstance(value, list):  # JSON and YAML have lists, not tuples
+            values[name] = value = tuple(value)
         if value is not None and not isinstance(value, kind) and not (kind is float and isinstance(value, int)):
             raise ValueError(f"option {name!r} must be {kind.__name__}, got {value!r}")
     return cls(**values)

@@ -4,11 +4,18 @@
     python scripts/make_resources.py spos       # only the SPOS supernet
 
 - resource/teaching_spos.pt: the teaching-space supernet trained by SPOS on Fashion-MNIST
-  (the recipe is TEACHING_SPOS below; the checkpoint records it).
+  (the recipe is TEACHING_SPOS below; the checkpoint records it). Notebooks 02, 05-08.
+- resource/teaching_darts.pt: a DARTS search (softmax relaxation, no hardware loss) with its
+  alpha history. Notebook 03.
+- resource/teaching_lambda_sweep.json: DNAS with the additive hardware loss for several
+  lambdas from one warmed-up supernet: the derived arch, its MACs and the alpha history of
+  each. Notebook 04.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import sys
 import time
 from pathlib import Path
@@ -18,6 +25,12 @@ import nasedu as nd
 RESOURCE = Path(__file__).resolve().parents[1] / "resource"
 TEACHING_DATA = dict(name="fashion-mnist", val_size=5000, seed=0)  # the notebooks load the same splits
 TEACHING_SPOS = nd.spos.SPOSConfig(epochs=8, batch_size=128, lr=0.1, seed=0)
+DNAS_DATA = dict(name="fashion-mnist", train_size=10000, val_size=5000, seed=0)  # alpha learns on the 5000
+# DARTS's alpha learning rate is 3e-4 over ~20k steps; these runs take ~1.5k, so alpha moves 10x faster.
+TEACHING_DARTS = nd.dnas.preset("darts", epochs=10, warmup_epochs=2, alpha_lr=3e-3, seed=0)
+SWEEP_WARMUP = nd.dnas.preset("darts", epochs=3, warmup_epochs=3, seed=0)  # weights only
+SWEEP_SEARCH = dict(epochs=4, alpha_lr=3e-3, hardware_loss="additive", seed=0)
+SWEEP_LAMBDAS = (0.0, 0.1, 0.3, 1.0, 3.0)
 
 
 def make_spos() -> None:
@@ -29,7 +42,38 @@ def make_spos() -> None:
     print(f"{path}: {trainer.history[-1]}, {time.perf_counter() - start:.0f} s")
 
 
-MAKERS = {"spos": make_spos}
+def make_darts() -> None:
+    """A DARTS search on the teaching space (a few minutes on an idle 2-core CPU)."""
+    path = RESOURCE / "teaching_darts.pt"
+    path.unlink(missing_ok=True)
+    start = time.perf_counter()
+    trainer = nd.dnas.load_or_train(path, nd.spaces.get("teaching"), nd.data.load(**DNAS_DATA), TEACHING_DARTS)
+    print(f"{path}: {trainer.derive().readable}, {time.perf_counter() - start:.0f} s")
+
+
+def make_sweep() -> None:
+    """DNAS for each lambda of SWEEP_LAMBDAS, from one warmed-up supernet (about 10 minutes)."""
+    space, splits = nd.spaces.get("teaching"), nd.data.load(**DNAS_DATA)
+    macs = nd.hardware.lookup_table(space, "macs")
+    start = time.perf_counter()
+    warm = nd.dnas.DNASTrainer(nd.Supernet(space), splits, SWEEP_WARMUP, macs)
+    warm.fit()
+    sweep = []
+    for weight in SWEEP_LAMBDAS:
+        config = nd.dnas.DNASConfig(**{**SWEEP_SEARCH, "hardware_weight": weight})
+        trainer = nd.dnas.DNASTrainer(copy.deepcopy(warm.supernet), splits, config, macs)
+        history = trainer.fit()
+        derived = trainer.derive()
+        sweep.append({"lambda": weight, "arch": list(derived.arch), "cost": derived.cost,
+                      "val_loss": trainer.log[-1]["val_loss"], "history": history.as_dict()})
+        print(f"lambda {weight}: {derived.readable} {derived.cost:,.0f} MACs")
+    path = RESOURCE / "teaching_lambda_sweep.json"
+    path.write_text(json.dumps({"recipe": {"data": DNAS_DATA, "warmup": SWEEP_WARMUP.epochs, **SWEEP_SEARCH},
+                                "metric": "macs", "sweep": sweep}))
+    print(f"{path}: {time.perf_counter() - start:.0f} s")
+
+
+MAKERS = {"spos": make_spos, "darts": make_darts, "sweep": make_sweep}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(MAKERS):

@@ -108,7 +108,20 @@ def test_search_a_tabular_benchmark(tmp_path, nas_bench_macro_path):
     assert arch["fitness"] == best_acc and arch["cost"] <= 45.5e6
 
 
-@pytest.mark.parametrize("command", ["spaces", "show", "lut", "spos", "search", "export", "train"])
+def test_dnas_run_writes_its_history_and_derived_arch(tmp_path):
+    run("dnas", "--run-dir", tmp_path, *DIGITS, "--method", "fbnet", "--epochs", "1", "--alpha-betas", "0.6", "0.99",
+        "--record-every", "5")
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["relaxation"] == "gumbel" and config["alpha_betas"] == [0.6, 0.99]
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert len(history["step"]) == len(history["probs"]) > 1 and history["metric"] == "macs"
+    arch = json.loads((tmp_path / "arch.json").read_text())
+    final = history["probs"][-1]
+    assert arch["arch"] == "".join(str(max(range(4), key=row.__getitem__)) for row in final)
+    assert (tmp_path / "checkpoint.pt").exists()
+
+
+@pytest.mark.parametrize("command", ["spaces", "show", "lut", "spos", "dnas", "search", "export", "train", "bench"])
 def test_every_command_explains_itself(command):
     out = subprocess.run([sys.executable, "-m", "nasedu", command, "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and f"usage: nasedu {command}" in out.stdout
