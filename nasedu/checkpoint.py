@@ -49,6 +49,22 @@ def load(path: PathLike) -> dict:
     return state
 
 
+def check_matches(state: dict, path: PathLike, kind: str, space: str, config: dict) -> None:
+    """Raise a clear error unless ``state`` is a ``kind`` checkpoint of ``space`` made with ``config``.
+
+    ``progress`` and ``device`` may differ: a run can resume on another device, quietly.
+    """
+    if state.get("kind") != kind:
+        raise ValueError(f"{path} is not a {kind} checkpoint (kind={state.get('kind')!r})")
+    if state["space"] != space:
+        raise ValueError(f"{path} was trained on space {state['space']!r}, not {space!r}")
+    saved = state["config"]
+    changed = {k: (saved.get(k), v) for k, v in config.items() if k not in ("progress", "device") and saved.get(k) != v}
+    if changed:
+        raise ValueError(f"{path} was made with another config: {changed} (saved, now); "
+                         f"resume with the same settings or start a new run")
+
+
 def rng_state() -> dict:
     """Every random-number state a training run uses: Python, torch CPU and CUDA."""
     version, internal, gauss = random.getstate()

@@ -26,7 +26,7 @@ from typing import Optional, Sequence
 import torch
 
 from nasedu import config as cfg
-from nasedu import bench, data, dnas, export, hardware, search, spaces, spos
+from nasedu import bench, data, distributed, dnas, export, hardware, search, spaces, spos
 from nasedu.training import TrainConfig, train_standalone
 
 
@@ -61,7 +61,7 @@ class SearchConfig:
 # -- run directories ------------------------------------------------------------------------------
 
 class Run:
-    """A run directory: its config, its log and its results."""
+    """A run directory: its config, its log and its results. Under torchrun only rank 0 writes."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -69,13 +69,16 @@ class Run:
 
     def log(self, line: str) -> None:
         """Print ``line`` and append it to log.txt."""
+        if not distributed.is_main():
+            return
         print(line, flush=True)
         with open(self.path / "log.txt", "a") as f:
             f.write(line + "\n")
 
     def write_json(self, name: str, value) -> None:
         """Write ``value`` to ``name`` in the run directory."""
-        (self.path / name).write_text(json.dumps(value, indent=1, default=str))
+        if distributed.is_main():
+            (self.path / name).write_text(json.dumps(value, indent=1, default=str))
 
     def saved_config(self) -> dict:
         """The config.json of an earlier run here, or {}."""
@@ -171,7 +174,8 @@ def cmd_dnas(args: argparse.Namespace) -> None:
                                    "metric": args.metric})
     space = spaces.get(data_config.space)
     run.log(device_report(dnas_config.device, {"channels_last": dnas_config.channels_last}))
-    table = hardware.lookup_table(space, args.metric, device=dnas_config.device)
+    device = distributed.init(dnas_config.device)
+    table = shared_table(run, space, args.metric, device)
     from nasedu.supernet import Supernet
 
     trainer = dnas.DNASTrainer(Supernet(space), load_splits(data_config, space), dnas_config, table=table,
@@ -182,12 +186,25 @@ def cmd_dnas(args: argparse.Namespace) -> None:
     history = trainer.fit(resume=args.resume)
     for record in trainer.log[done_before:]:
         run.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
-    history.save(run.path / "history.json")
     derived = trainer.derive()
+    if not distributed.is_main():
+        return
+    history.save(run.path / "history.json")
     export.save_arch(run.path / "arch.json", space, derived.arch, cost=derived.cost, metric=derived.metric,
                      probs=list(derived.probs), found_by=f"dnas ({dnas_config.relaxation})")
     run.log(f"derived arch {space.encode(derived.arch)} ({derived.readable}): {args.metric} {derived.cost:,.4g} "
             f"-> {run.path / 'arch.json'}")
+
+
+def shared_table(run: Run, space: spaces.SearchSpace, metric: str, device: torch.device) -> hardware.LookupTable:
+    """The lookup table of ``metric``; under torchrun rank 0 measures latency and every rank reads its table."""
+    if metric != "latency_ms" or distributed.world_size() == 1:
+        return hardware.lookup_table(space, metric, device=device)
+    path = run.path / "latency_table.json"
+    if distributed.is_main():
+        hardware.lookup_table(space, metric, device=device).save(str(path))
+    torch.distributed.barrier()
+    return hardware.LookupTable.load(str(path))
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -355,6 +372,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (KeyError, ValueError, FileNotFoundError, ConnectionError) as error:
         message = error.args[0] if error.args else str(error)
         parser.exit(2, f"nasedu {args.command}: error: {message}\n")
+    finally:
+        distributed.cleanup()
     return 0
 
 

@@ -36,6 +36,7 @@ Used in: 03_dnas, 04_hardware_dnas.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -45,12 +46,12 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Iterator, Optional, Sequence, Union
 
 import torch
 from torch import nn
 
-from nasedu import checkpoint, hardware, ops
+from nasedu import checkpoint, distributed, hardware, ops
 from nasedu.data import Batches, Splits
 from nasedu.hardware import LookupTable
 from nasedu.progress import progress_bar
@@ -152,6 +153,17 @@ def mixed_forward(supernet: Supernet, x: torch.Tensor, gates: torch.Tensor, acti
 
 def _masked_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return logits.masked_fill(~mask, float("-inf")).softmax(-1)
+
+
+class MixedSupernet(nn.Module):
+    """:func:`mixed_forward` as a module's forward, so that DistributedDataParallel can wrap it."""
+
+    def __init__(self, supernet: Supernet) -> None:
+        super().__init__()
+        self.supernet = supernet
+
+    def forward(self, x: torch.Tensor, gates: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+        return mixed_forward(self.supernet, x, gates, active)
 
 
 # -- hardware-constraint losses --------------------------------------------------------------------
@@ -436,7 +448,7 @@ class DNASConfig:
     record_every: int = 10  # steps between rows of the history
     collapse_threshold: float = 0.5  # warn when skips hold more than this in half the layers
     seed: int = 0  # seeds the batch order and the relaxation's samples
-    device: str = "cpu"  # "cpu" or "cuda"
+    device: str = "cpu"  # "cpu" or "cuda" (under torchrun each rank takes cuda:LOCAL_RANK)
     channels_last: bool = True  # NHWC memory: 2-2.5x faster convs on CPU
     progress: bool = True  # tqdm progress bars
 
@@ -520,6 +532,10 @@ class DNASTrainer:
     ``hardware_loss(CE, E[c])`` (DARTS's unrolled gradient when ``second_order``); (2) one SGD
     step of the weights on a training batch with CE, gates sampled afresh from the detached
     alpha. ``fit(resume=True)`` continues exactly from ``checkpoint_path``.
+
+    Under torchrun each rank takes its own shard of both batches; DistributedDataParallel
+    averages the weights' gradients and the trainer averages alpha's, so alpha, the sampled
+    gates and the weights stay identical on every rank (see ``nasedu.distributed``).
     """
 
     def __init__(self, supernet: Supernet, splits: Splits, config: DNASConfig = DNASConfig(),
@@ -533,17 +549,21 @@ class DNASTrainer:
         self.table.check_space(self.space)
         self.config = config
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        self.device = distributed.init(config.device)  # cuda:LOCAL_RANK under torchrun
+        distributed.check_batch_size(config.batch_size)
         torch.manual_seed(config.seed)
-        self.supernet = supernet.to(config.device)
+        self.supernet = supernet.to(self.device)
         if config.channels_last:
             self.supernet = self.supernet.to(memory_format=torch.channels_last)
+        self.model = distributed.wrap(MixedSupernet(self.supernet), self.device,  # the weight steps' forward
+                                      unused_parameters=config.relaxation in ("hard_gumbel", "binary"))  # one path
         if alpha is None:
             alpha = torch.zeros(self.space.num_layers, self.space.max_choices)  # uniform over the candidates
         check_alpha(alpha, self.space)
-        self.alpha = nn.Parameter(alpha.detach().clone().float().to(config.device))  # (L, K) logits
+        self.alpha = nn.Parameter(alpha.detach().clone().float().to(self.device))  # (L, K) logits
         self.hardware_loss = make_hardware_loss(config, self.table)
-        batches = dict(batch_size=config.batch_size, device=config.device, channels_last=config.channels_last,
-                       drop_last=True)
+        batches = dict(batch_size=config.batch_size, device=self.device, channels_last=config.channels_last,
+                       drop_last=True)  # global batches, the same order on every rank
         self.batches = Batches(*splits.train, seed=config.seed, **batches)
         self.val_batches = Batches(*splits.val, seed=config.seed + 1, **batches)
         for split, loader in (("training", self.batches), ("validation", self.val_batches)):
@@ -590,7 +610,7 @@ class DNASTrainer:
         else:
             total, task, cost = self.arch_loss(x_val, y_val)
             (grad,) = torch.autograd.grad(total, [self.alpha])  # no gradients for the weights
-        self.alpha.grad = grad
+        self.alpha.grad = distributed.average(grad)  # the global batch's gradient: alpha stays equal on all ranks
         self.alpha_optimizer.step()
         return total.item(), task.item(), cost.item()
 
@@ -615,11 +635,15 @@ class DNASTrainer:
             return self.criterion(mixed_forward(self.supernet, x_train, *self.gates(alpha)), y_train)
 
         step = torch.autograd.grad(train_loss(self.alpha.detach()), weights)
+        for g in step:
+            distributed.average(g)  # the global batch's gradient (the weights are not in DDP here)
         with torch.no_grad():
             for w, g in zip(weights, step):
                 w.sub_(xi * g)  # w' (plain SGD: DARTS also adds momentum and weight decay here)
         total, task, cost = self.arch_loss(x_val, y_val)
         grad_alpha, *grad_w = torch.autograd.grad(total, [self.alpha] + weights)
+        for g in grad_w:
+            distributed.average(g)
         eps = 0.01 / torch.cat([g.flatten() for g in grad_w]).norm()
         hessian_grad = []
         for sign in (1.0, -1.0):
@@ -634,7 +658,7 @@ class DNASTrainer:
 
     def weight_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
         """One SGD step of the weights with cross-entropy; returns (loss, correct predictions)."""
-        logits = mixed_forward(self.supernet, x, *self.gates(self.alpha.detach()))
+        logits = self.model(x, *self.gates(self.alpha.detach()))  # through DDP when distributed
         loss = self.criterion(logits, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -658,8 +682,10 @@ class DNASTrainer:
             task, cost = train_loss, expected.item()
         if self.steps % self.config.record_every == 0:
             probs = probabilities(self.alpha.detach(), self.space)
+            total, task = (t / distributed.world_size() for t in distributed.sum_over_ranks(total, task))  # global
             self.history.record(self.steps, probs, cost, task, total - task, temperature_at(self.config, self.epoch))
-            self.monitor.check(probs, self.steps)
+            if distributed.is_main():
+                self.monitor.check(probs, self.steps)
         return {"train_loss": train_loss, "correct": correct, "val_loss": task, "expected_cost": cost}
 
     def _next_val_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -668,7 +694,8 @@ class DNASTrainer:
             if self._val_iter is None:
                 self._val_iter = iter(self.val_batches)
             try:
-                return next(self._val_iter)
+                x, y = next(self._val_iter)
+                return distributed.shard(x), distributed.shard(y)  # this rank's part of the global batch
             except StopIteration:
                 self._val_iter = None
         raise RuntimeError("the validation split gave no batch")  # __init__ checked it has one
@@ -679,14 +706,18 @@ class DNASTrainer:
         self.supernet.train()
         loss_sum, val_sum, correct, seen, start = 0.0, 0.0, 0, 0, time.perf_counter()
         searching = self.searching
-        bar = progress_bar(self.batches, self.config.progress, desc=f"epoch {self.epoch + 1}", leave=False)
+        bar = progress_bar(self.batches, self.config.progress and distributed.is_main(),
+                           desc=f"epoch {self.epoch + 1}", leave=False)
         for x, y in bar:
+            x, y = distributed.shard(x), distributed.shard(y)  # this rank's part of the global batch
             out = self.step(x, y)
             loss_sum += out["train_loss"] * len(y)
             val_sum += out["val_loss"] * len(y)
             correct += out["correct"]
             seen += len(y)
             bar.set_postfix(loss=f"{out['train_loss']:.3f}", cost=f"{out['expected_cost']:.4g}")
+        loss_sum, val_sum, correct, seen = distributed.sum_over_ranks(loss_sum, val_sum, correct, seen)
+        distributed.average_buffers(self.supernet)
         derived = self.derive()
         return {"epoch": self.epoch + 1, "searching": searching, "train_loss": loss_sum / seen,
                 "train_acc": 100.0 * correct / seen, "val_loss": val_sum / seen if searching else None,
@@ -698,13 +729,24 @@ class DNASTrainer:
         """Train until ``config.epochs``; ``resume=True`` first loads the checkpoint if there is one."""
         if resume and self.checkpoint_path and self.checkpoint_path.exists():
             self.load_checkpoint(self.checkpoint_path)
+        self.check_ranks_agree()
         epochs = range(self.epoch, self.config.epochs)
-        for _ in progress_bar(epochs, self.config.progress and bool(epochs), desc="DNAS"):
+        for _ in progress_bar(epochs, self.config.progress and distributed.is_main() and bool(epochs), desc="DNAS"):
             self.log.append(self.train_epoch())
             self.epoch += 1
+            self.check_ranks_agree()
             if self.checkpoint_path:
                 self.save_checkpoint(self.checkpoint_path)
         return self.history
+
+    def check_ranks_agree(self) -> None:
+        """Under torchrun, raise unless every rank has the same config, step, generator, alpha and weights.
+
+        Equal generator states and alpha mean that every rank sampled the same gates and paths.
+        """
+        distributed.check_same("the config, step, sampled gates, alpha and weights", dataclasses.asdict(self.config),
+                               self.steps, self.generator.get_state(), self.alpha,
+                               *self.supernet.state_dict().values())
 
     def derive(self) -> DerivedArch:
         """The current answer: ``argmax(alpha)`` per layer with its costs."""
@@ -734,24 +776,16 @@ class DNASTrainer:
         }
 
     def save_checkpoint(self, path: Union[str, Path]) -> None:
-        """Write :meth:`state_dict` atomically to ``path``, and the history as JSON beside it."""
-        path = Path(path)
-        checkpoint.save(self.state_dict(), path)
-        self.history.save(path.with_suffix(".history.json"))
+        """Write :meth:`state_dict` atomically to ``path``, and the history as JSON beside it (rank 0 only)."""
+        if distributed.is_main():
+            path = Path(path)
+            checkpoint.save(self.state_dict(), path)
+            self.history.save(path.with_suffix(".history.json"))
 
     def load_checkpoint(self, path: Union[str, Path]) -> None:
         """Restore a state written by :meth:`save_checkpoint` (same space and config)."""
         state = checkpoint.load(path)
-        if state.get("kind") != "nasedu.dnas":
-            raise ValueError(f"{path} is not a DNAS checkpoint (kind={state.get('kind')!r})")
-        if state["space"] != self.space.name:
-            raise ValueError(f"{path} was trained on space {state['space']!r}, not {self.space.name!r}")
-        saved = state["config"]
-        changed = {k: (saved.get(k), v) for k, v in dataclasses.asdict(self.config).items()
-                   if k not in ("progress", "device") and saved.get(k) != v}
-        if changed:
-            raise ValueError(f"{path} was made with another config: {changed} (saved, now); "
-                             f"resume with the same settings or start a new run")
+        checkpoint.check_matches(state, path, "nasedu.dnas", self.space.name, dataclasses.asdict(self.config))
         self.supernet.load_state_dict(state["supernet"])
         with torch.no_grad():
             self.alpha.copy_(state["alpha"])
@@ -792,3 +826,23 @@ def load_or_train(path: Union[str, Path], space: SearchSpace, splits: Splits, co
     trainer = DNASTrainer(Supernet(space), splits, config, table, checkpoint_path=path)
     trainer.fit()
     return trainer
+
+
+def lambda_sweep(supernet: Supernet, splits: Splits, lambdas: Sequence[float], config: DNASConfig,
+                 table: LookupTable) -> list[dict]:
+    """One DNAS run with the additive hardware loss per lambda, each from a copy of ``supernet``.
+
+    Start from a warmed-up supernet so that every run searches from the same weights.
+    Returns one record per lambda: ``{"lambda", "arch", "cost", "val_loss", "history"}``
+    (the history as :meth:`History.as_dict`), what ``nasedu.widgets.LambdaExplorer`` shows.
+    Used in: 04_hardware_dnas.
+    """
+    records = []
+    for weight in lambdas:
+        run_config = dataclasses.replace(config, hardware_loss="additive", hardware_weight=weight)
+        trainer = DNASTrainer(copy.deepcopy(supernet), splits, run_config, table)
+        history = trainer.fit()
+        derived = trainer.derive()
+        records.append({"lambda": weight, "arch": list(derived.arch), "cost": derived.cost,
+                        "val_loss": trainer.log[-1]["val_loss"], "history": history.as_dict()})
+    return records

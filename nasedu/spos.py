@@ -27,7 +27,7 @@ from typing import Callable, Optional, Union
 import torch
 from torch import nn
 
-from nasedu import checkpoint
+from nasedu import checkpoint, distributed
 from nasedu.data import Batches, Splits
 from nasedu.progress import progress_bar
 from nasedu.spaces import Arch, ArchLike, SearchSpace
@@ -120,7 +120,7 @@ class SPOSConfig:
     sampler: str = "uniform"  # "uniform", "budget" (needs cost and max_cost) or "fair"
     max_cost: Optional[float] = None  # cost budget of the "budget" sampler
     seed: int = 0  # seeds weights, paths and batch order
-    device: str = "cpu"  # "cpu" or "cuda"
+    device: str = "cpu"  # "cpu" or "cuda" (under torchrun each rank takes cuda:LOCAL_RANK)
     channels_last: bool = True  # NHWC memory: 2-2.5x faster convs on CPU
     bf16: bool = False  # bfloat16 autocast of the forward pass (fast on recent GPUs)
     cudnn_benchmark: bool = False  # cuDNN autotuning: off, as a supernet meets too many conv shapes to tune
@@ -146,6 +146,9 @@ class SPOSTrainer:
     ``fit()`` trains up to ``config.epochs``; with a ``checkpoint_path`` it writes the full
     state there after each epoch, and ``fit(resume=True)`` continues from it exactly: the
     result equals an uninterrupted run with the same seed.
+
+    Under torchrun every rank runs the same path on its own shard of each batch and
+    DistributedDataParallel averages the gradients (see ``nasedu.distributed``).
     """
 
     def __init__(self, supernet: Supernet, splits: Splits, config: SPOSConfig = SPOSConfig(),
@@ -156,14 +159,17 @@ class SPOSTrainer:
         self.config = config
         self.space = supernet.space
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        self.device = distributed.init(config.device)  # cuda:LOCAL_RANK under torchrun
+        distributed.check_batch_size(config.batch_size)
         torch.manual_seed(config.seed)
         torch.backends.cudnn.benchmark = config.cudnn_benchmark
-        self.supernet = supernet.to(config.device)
+        self.supernet = supernet.to(self.device)
         if config.channels_last:
             self.supernet = self.supernet.to(memory_format=torch.channels_last)
-        self.sampler = make_sampler(config, self.space, cost)
-        self.batches = Batches(*splits.train, config.batch_size, seed=config.seed, device=config.device,
-                               channels_last=config.channels_last, drop_last=True)
+        self.model = distributed.wrap(self.supernet, self.device)  # in DistributedDataParallel when distributed
+        self.sampler = make_sampler(config, self.space, cost)  # seeded alike on every rank: the same paths
+        self.batches = Batches(*splits.train, config.batch_size, seed=config.seed, device=self.device,
+                               channels_last=config.channels_last, drop_last=True)  # global batches
         self.optimizer = sgd(self.supernet, config.lr, config.momentum, config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, config.epochs * len(self.batches))
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
@@ -175,13 +181,15 @@ class SPOSTrainer:
         """One pass over the training split, one sampled path (or K fair paths) per step."""
         self.supernet.train()
         loss_sum, correct, seen, start = 0.0, 0, 0, time.perf_counter()
-        bar = progress_bar(self.batches, self.config.progress, desc=f"epoch {self.epoch + 1}", leave=False)
+        bar = progress_bar(self.batches, self.config.progress and distributed.is_main(),
+                           desc=f"epoch {self.epoch + 1}", leave=False)
         for x, y in bar:
+            x, y = distributed.shard(x), distributed.shard(y)  # this rank's part of the global batch
             paths = self.sampler.sample()
             self.optimizer.zero_grad(set_to_none=True)
-            for arch in paths:
+            for arch in paths:  # several paths: DDP averages after each backward, all ranks alike
                 with torch.autocast(x.device.type, torch.bfloat16, enabled=self.config.bf16):
-                    logits = self.supernet(x, arch=arch)
+                    logits = self.model(x, arch=arch)
                     loss = self.criterion(logits, y)
                 (loss / len(paths)).backward()
                 loss_sum += loss.item() * len(y)
@@ -192,6 +200,8 @@ class SPOSTrainer:
             self.optimizer.step()
             self.scheduler.step()
             bar.set_postfix(loss=f"{loss.item():.3f}")
+        loss_sum, correct, seen = distributed.sum_over_ranks(loss_sum, correct, seen)
+        distributed.average_buffers(self.supernet)
         seconds = time.perf_counter() - start
         return {"epoch": self.epoch + 1, "train_loss": loss_sum / seen, "train_acc": 100.0 * correct / seen,
                 "lr": self.scheduler.get_last_lr()[0], "seconds": seconds, "images_per_s": seen / seconds}
@@ -200,13 +210,24 @@ class SPOSTrainer:
         """Train until ``config.epochs``; ``resume=True`` first loads the checkpoint if there is one."""
         if resume and self.checkpoint_path and self.checkpoint_path.exists():
             self.load_checkpoint(self.checkpoint_path)
+        self.check_ranks_agree()
         epochs = range(self.epoch, self.config.epochs)
-        for _ in progress_bar(epochs, self.config.progress and bool(epochs), desc="SPOS"):
+        for _ in progress_bar(epochs, self.config.progress and distributed.is_main() and bool(epochs), desc="SPOS"):
             self.history.append(self.train_epoch())
             self.epoch += 1
+            self.check_ranks_agree()
             if self.checkpoint_path:
                 self.save_checkpoint(self.checkpoint_path)
         return self.history
+
+    def check_ranks_agree(self) -> None:
+        """Under torchrun, raise unless every rank has the same config, epoch, sampler state and weights.
+
+        Equal sampler states after equal seeds mean that every rank drew the same paths.
+        """
+        distributed.check_same("the config, epoch, sampled paths and weights", dataclasses.asdict(self.config),
+                               self.epoch, self.sampler.state_dict(), self.path_counts,
+                               *self.supernet.state_dict().values())
 
     def state_dict(self) -> dict:
         """Everything needed to continue exactly: weights, optimizer, schedule, sampler, data order, RNGs."""
@@ -226,22 +247,14 @@ class SPOSTrainer:
         }
 
     def save_checkpoint(self, path: Union[str, Path]) -> None:
-        """Write :meth:`state_dict` atomically to ``path``."""
-        checkpoint.save(self.state_dict(), path)
+        """Write :meth:`state_dict` atomically to ``path``; under torchrun only rank 0 writes."""
+        if distributed.is_main():
+            checkpoint.save(self.state_dict(), path)
 
     def load_checkpoint(self, path: Union[str, Path]) -> None:
         """Restore a state written by :meth:`save_checkpoint` (same space and config)."""
         state = checkpoint.load(path)
-        if state.get("kind") != "nasedu.spos":
-            raise ValueError(f"{path} is not a SPOS checkpoint (kind={state.get('kind')!r})")
-        if state["space"] != self.space.name:
-            raise ValueError(f"{path} was trained on space {state['space']!r}, not {self.space.name!r}")
-        saved = state["config"]
-        changed = {k: (saved.get(k), v) for k, v in dataclasses.asdict(self.config).items()
-                   if k not in ("progress", "device") and saved.get(k) != v}
-        if changed:
-            raise ValueError(f"{path} was made with another config: {changed} (saved, now); "
-                             f"resume with the same settings or start a new run")
+        checkpoint.check_matches(state, path, "nasedu.spos", self.space.name, dataclasses.asdict(self.config))
         self.supernet.load_state_dict(state["supernet"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
