@@ -288,7 +288,7 @@ def test_batches_resume_mid_epoch_and_between_epochs():
 
     resumed = data.Batches(x, y, 8, seed=123)
     buffer.seek(0)
-    resumed.load_state_dict(torch.load(buffer))
+    resumed.load_state_dict(torch.load(buffer, weights_only=True))
     assert resumed.epoch == 1
     assert epoch_labels(resumed) == rest and len(rest) == len(resumed) - 2
     assert epoch_labels(resumed) == following

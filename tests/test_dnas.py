@@ -9,6 +9,7 @@ from torch.func import functional_call
 
 import nasedu as nd
 from nasedu import checkpoint, data, dnas, hardware
+from nasedu.bench import saved_activation_bytes
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -55,22 +56,6 @@ def randomise_bn(module):
             m.running_var.uniform_(0.5, 1.5)
             m.weight.data.uniform_(0.5, 1.5)
             m.bias.data.uniform_(-0.2, 0.2)
-
-
-def saved_activation_bytes(run, module):
-    """Bytes of the activations autograd keeps for the backward pass (the peak of a training step)."""
-    weights = {p.untyped_storage().data_ptr() for p in module.parameters()}
-    kept = {}
-
-    def pack(t):
-        storage = t.untyped_storage()
-        if storage.data_ptr() not in weights:
-            kept[storage.data_ptr()] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        run()
-    return sum(kept.values())
 
 
 # -- relaxations ---------------------------------------------------------------------------------------
