@@ -147,13 +147,7 @@ def worker(out: Path) -> None:
 
 # -- the tests --------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One thread, as in the ranks: the same ops then round alike, and small nets run faster on shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # as in the ranks: the same ops then round alike
 
 
 def free_port() -> int:

@@ -10,15 +10,10 @@ from torch.func import functional_call
 import nasedu as nd
 from nasedu import checkpoint, data, dnas, hardware
 from nasedu.bench import saved_activation_bytes
+from conftest import one_hot, randomise_bn
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These small networks gain little from a second thread and lose up to 30x when other jobs share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -42,22 +37,6 @@ def config(**changes):
     return dnas.DNASConfig(**base)
 
 
-def one_hot_alpha(space, arch, logit=1e4):
-    alpha = torch.zeros(space.num_layers, space.max_choices)
-    for i, a in enumerate(arch):
-        alpha[i, a] = logit
-    return alpha
-
-
-def randomise_bn(module):
-    for m in module.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 1.5)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.2, 0.2)
-
-
 # -- relaxations ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("relaxation", dnas.RELAXATIONS)
@@ -66,7 +45,7 @@ def test_one_hot_alpha_gives_the_single_path(teaching, relaxation):
     randomise_bn(supernet)
     x = torch.randn(3, *teaching.input_shape)
     for arch in [(0, 1, 2, 3), (3, 0, 1, 2), (2, 2, 0, 1)]:
-        gates, active = dnas.relax(one_hot_alpha(teaching, arch), teaching, relaxation, temperature=5.0,
+        gates, active = dnas.relax(one_hot(teaching, arch, 1e4), teaching, relaxation, temperature=5.0,
                                    generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
             mixed = dnas.mixed_forward(supernet, x, gates, active)
@@ -121,7 +100,7 @@ def test_temperature_schedules_of_fbnet_and_gdas():
 def test_expected_cost_and_derived_cost_at_one_hot_equal_the_table(teaching, metric):
     table = hardware.lookup_table(teaching, metric)
     arch = (0, 3, 1, 2)
-    alpha = one_hot_alpha(teaching, arch)
+    alpha = one_hot(teaching, arch, 1e4)
     assert table.expected_cost(dnas.probabilities(alpha, teaching)).item() == pytest.approx(table.cost(arch), rel=1e-6)
     derived = dnas.derive(alpha, teaching, table)
     assert derived.arch == arch and derived.ops == ("skip", "conv3", "k3e1", "k5e3")

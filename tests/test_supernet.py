@@ -4,23 +4,7 @@ import pytest
 import torch
 
 import nasedu as nd
-
-
-def one_hot(space, arch, value=1.0):
-    weights = torch.zeros(space.num_layers, space.max_choices)
-    for i, a in enumerate(arch):
-        weights[i, a] = value
-    return weights
-
-
-def randomise_bn(module):
-    """Give every BN non-trivial statistics so eval-mode comparisons test something."""
-    for m in module.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 1.5)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.2, 0.2)
+from conftest import one_hot, randomise_bn
 
 
 @pytest.mark.parametrize("name", nd.spaces.names())
