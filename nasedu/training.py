@@ -95,6 +95,7 @@ class TrainConfig:
     device: str = "cpu"  # "cpu" or "cuda"
     channels_last: bool = True  # NHWC memory: faster convs on CPU
     progress: bool = True  # tqdm progress bars
+    eval_every_epoch: bool = True  # False: evaluate only after the last epoch (faster)
 
 
 def train_standalone(model_fn: Callable[[], nn.Module], train: tuple[torch.Tensor, torch.Tensor],
@@ -103,7 +104,8 @@ def train_standalone(model_fn: Callable[[], nn.Module], train: tuple[torch.Tenso
     """Train ``model_fn()`` from scratch on ``train``; return it and one record per epoch.
 
     Each record holds the epoch, training loss and accuracy (%), and the loss and accuracy
-    on ``evaluation`` (validation or test images). The model is built after seeding, so the
+    on ``evaluation`` (validation or test images; only in the last record when
+    ``config.eval_every_epoch`` is False). The model is built after seeding, so the
     same seed gives the same initial weights. Used in: 07_truth, 08_export.
     """
     from nasedu.data import Batches
@@ -132,7 +134,8 @@ def train_standalone(model_fn: Callable[[], nn.Module], train: tuple[torch.Tenso
             correct += (logits.argmax(1) == y).sum().item()
             seen += len(y)
         model.eval()
-        eval_loss, eval_acc = evaluate(model, held_out)
-        history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": 100.0 * correct / seen,
-                        "eval_loss": eval_loss, "eval_acc": eval_acc})
+        record = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": 100.0 * correct / seen}
+        if config.eval_every_epoch or epoch + 1 == config.epochs:
+            record["eval_loss"], record["eval_acc"] = evaluate(model, held_out)
+        history.append(record)
     return model, history

@@ -29,6 +29,16 @@ def test_same_seed_same_model(digits):
         assert torch.equal(p, q), name
 
 
+def test_evaluating_only_after_the_last_epoch_gives_the_same_model(digits):
+    space = nd.spaces.get("teaching")
+    every = TrainConfig(epochs=2, batch_size=64, progress=False, seed=1)
+    last = TrainConfig(epochs=2, batch_size=64, progress=False, seed=1, eval_every_epoch=False)
+    _, history_every = train_standalone(lambda: space.build("1020"), digits.train, digits.val, every)
+    _, history_last = train_standalone(lambda: space.build("1020"), digits.train, digits.val, last)
+    assert "eval_acc" in history_every[0] and "eval_acc" not in history_last[0]
+    assert history_last[-1]["eval_acc"] == history_every[-1]["eval_acc"]
+
+
 def test_no_weight_decay_on_batchnorm_and_biases():
     model = nd.spaces.get("teaching").build("3333")
     decay, no_decay = parameter_groups(model, 1e-4)
