@@ -1,9 +1,13 @@
-"""Tabular benchmarks: ground truth to check a search against. NAS-Bench-Macro (Su et al., CVPR 2021).
+"""Tabular benchmarks: ground truth to check a search or a supernet against.
 
-Every one of the 3^8 = 6,561 archs of the ``nas-bench-macro`` space was trained alone on
-CIFAR-10 (3 seeds, 50 epochs). The table gives their test accuracy, parameters and FLOPs
-(multiply-accumulates), so a search that uses ``bench.fitness`` costs dict lookups, and its
-answer can be compared with the true best, ``bench.best(max_cost)``::
+- ``NASBenchMacro`` (Su et al., CVPR 2021): every one of the 3^8 = 6,561 archs of the
+  ``nas-bench-macro`` space trained alone on CIFAR-10 (3 seeds, 50 epochs).
+- ``TeachingGroundTruth``: every one of the 256 archs of the ``teaching`` space trained alone
+  on Fashion-MNIST with several seeds by ``scripts/teaching_ground_truth.py`` (recipe and
+  seed-to-seed noise inside the file).
+
+Each gives the archs' test accuracy and costs, so a search that uses ``bench.fitness`` costs
+dict lookups, and its answer can be compared with the true best, ``bench.best(max_cost)``::
 
     >>> bench = NASBenchMacro("../shared/data/nas-bench-macro")  # NASBenchMacro() downloads it once
     >>> bench.best()
@@ -20,16 +24,23 @@ import os
 import tempfile
 import urllib.request
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
+
+import numpy as np
 
 from nasedu import spaces
-from nasedu.spaces import Arch, ArchLike
+from nasedu.spaces import Arch, ArchLike, SearchSpace
 
 FILENAME = "nas-bench-macro_cifar10.json"
 URL = f"https://raw.githubusercontent.com/xiusu/NAS-Bench-Macro/master/data/{FILENAME}"
 SHA256 = "686dee8363cc21cca8c1f321ad5749454f2d9b9ca5972682e137e539bc522297"
 FIELDS = ("mean_acc", "test_acc", "std", "params", "flops")
-COSTS = ("flops", "params")
+
+TEACHING_FILENAME = "teaching_ground_truth.json"
+TEACHING_URL = f"https://raw.githubusercontent.com/nasedu/nasedu/main/resource/{TEACHING_FILENAME}"
+TEACHING_SHA256 = "0" * 64  # of the committed resource/teaching_ground_truth.json (a test keeps it in sync)
+TEACHING_FIELDS = ("acc", "mean_acc", "params", "macs", "latency_ms")
+CHECKOUT_RESOURCE = Path(__file__).resolve().parents[1] / "resource"  # present in a clone of the repository
 
 
 def cache_dir() -> Path:
@@ -45,13 +56,13 @@ def download(url: str, dest: Path, sha256: str) -> Path:
     except OSError as error:  # urllib's URLError and timeouts are OSErrors
         raise ConnectionError(
             f"could not download {url} ({error}). If this machine is offline, download the file "
-            f"elsewhere and pass its path or folder: NASBenchMacro('path/to/{dest.name}'), or put it at {dest}."
+            f"elsewhere and pass its path or folder, e.g. NASBenchMacro('path/to/{dest.name}'), or put it at {dest}."
         ) from error
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256:
         raise ValueError(
             f"the file downloaded from {url} has sha256 {digest}, expected {sha256}: it is corrupt or changed "
-            f"upstream, and was not saved. Download it by hand and pass its path: NASBenchMacro('path/to/{dest.name}')."
+            f"upstream, and was not saved. Download it by hand and pass its path, e.g. NASBenchMacro('path/to/{dest.name}')."
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=dest.name, suffix=".part", delete=False) as part:
@@ -60,78 +71,129 @@ def download(url: str, dest: Path, sha256: str) -> Path:
     return dest
 
 
-def _locate(path: Union[str, os.PathLike, None]) -> Path:
+def _locate(path: Union[str, os.PathLike, None], filename: str, url: str, sha256: str) -> Path:
     """The table file: ``path`` (the file or its folder), else the cache, else a fresh download."""
     if path is None:
-        cached = cache_dir() / FILENAME
-        return cached if cached.exists() else download(URL, cached, SHA256)
+        cached = cache_dir() / filename
+        return cached if cached.exists() else download(url, cached, sha256)
     path = Path(path)
     if path.is_dir():
-        path = path / FILENAME
+        path = path / filename
     if not path.is_file():
         raise FileNotFoundError(
-            f"no NAS-Bench-Macro table at {path}; pass the path of {FILENAME} or of its folder, "
-            f"or pass nothing to download it from {URL}"
+            f"no table at {path}; pass the path of {filename} or of its folder, "
+            f"or pass nothing to download it from {url}"
         )
     return path
 
 
-class NASBenchMacro:
-    """The NAS-Bench-Macro table: CIFAR-10 accuracy, params and FLOPs of all 6,561 archs."""
+class _Table:
+    """What every ground-truth table answers; subclasses fill ``space``, ``path`` and ``_table``."""
 
-    def __init__(self, path: Union[str, os.PathLike, None] = None) -> None:
-        self.path = _locate(path)
-        self.space = spaces.get("nas-bench-macro")
-        with open(self.path) as f:
-            raw = json.load(f)
-        self._table: dict[Arch, dict] = {}
-        for key, entry in raw.items():
-            missing = [name for name in FIELDS if name not in entry]
-            if missing:
-                raise ValueError(f"{self.path}: entry {key!r} lacks {missing}; is this the NAS-Bench-Macro table?")
-            self._table[self.space.decode(key)] = {name: entry[name] for name in FIELDS}
+    costs: tuple[str, ...] = ()  # the cost metrics of each entry; the first is the default
+    space: SearchSpace
+    path: Path
+    _table: dict[Arch, dict]
 
     def __len__(self) -> int:
         return len(self._table)
 
     def __repr__(self) -> str:
-        return f"NASBenchMacro({len(self)} archs from {str(self.path)!r})"
+        return f"{type(self).__name__}({len(self)} archs from {str(self.path)!r})"
 
     def archs(self) -> list[Arch]:
         """Every arch in the table, in digit order."""
         return sorted(self._table)
 
     def query(self, arch: ArchLike) -> dict:
-        """``{"mean_acc", "test_acc", "std", "params", "flops"}`` of an arch (tuple or ``"02012100"``)."""
+        """The table's entry for an arch (tuple or digit string), as a fresh dict."""
         arch = self.space.decode(arch)
         if arch not in self._table:
             raise KeyError(f"arch {self.space.encode(arch)} is not in the table {self.path}")
-        entry = self._table[arch]
-        return {**entry, "test_acc": list(entry["test_acc"])}
+        return {name: list(value) if isinstance(value, list) else value for name, value in self._table[arch].items()}
 
     def fitness(self, arch: ArchLike) -> float:
-        """Mean CIFAR-10 test accuracy (%) over 3 seeds: pass ``bench.fitness`` (or ``bench``) to a search."""
+        """Mean test accuracy (%) over the seeds: pass ``bench.fitness`` (or ``bench``) to a search."""
         return float(self.query(arch)["mean_acc"])
 
     __call__ = fitness
 
-    def cost(self, arch: ArchLike, metric: str = "flops") -> float:
-        """``"flops"`` (multiply-accumulates) or ``"params"`` of an arch."""
-        if metric not in COSTS:
-            raise ValueError(f"unknown cost metric {metric!r}; NAS-Bench-Macro has {COSTS}")
-        return float(self.query(arch)[metric])
+    def cost(self, arch: ArchLike, metric: Optional[str] = None) -> float:
+        """The arch's cost in ``metric`` (one of ``costs``; default the first)."""
+        return float(self.query(arch)[self._metric(metric)])
 
-    def best(self, max_cost: Optional[float] = None, metric: str = "flops") -> tuple[Arch, float]:
+    def best(self, max_cost: Optional[float] = None, metric: Optional[str] = None) -> tuple[Arch, float]:
         """The arch with the highest mean accuracy among those costing at most ``max_cost``.
 
         Several archs may share the best accuracy (an identity in a different place can give the
         same network); the first in digit order is returned.
         """
-        if metric not in COSTS:
-            raise ValueError(f"unknown cost metric {metric!r}; NAS-Bench-Macro has {COSTS}")
+        metric = self._metric(metric)
         feasible = [a for a in self.archs() if max_cost is None or self._table[a][metric] <= max_cost]
         if not feasible:
             cheapest = min(entry[metric] for entry in self._table.values())
             raise ValueError(f"no arch has {metric} <= {max_cost:g}; the cheapest has {cheapest:g}")
         arch = max(feasible, key=lambda a: self._table[a]["mean_acc"])
         return arch, float(self._table[arch]["mean_acc"])
+
+    def _metric(self, metric: Optional[str]) -> str:
+        metric = metric or self.costs[0]
+        if metric not in self.costs:
+            raise ValueError(f"unknown cost metric {metric!r}; {type(self).__name__} has {self.costs}")
+        return metric
+
+    def _load(self, fields: Sequence[str], entries: dict) -> dict[Arch, dict]:
+        table = {}
+        for key, entry in entries.items():
+            missing = [name for name in fields if name not in entry]
+            if missing:
+                raise ValueError(f"{self.path}: entry {key!r} lacks {missing}; is this a {type(self).__name__} table?")
+            table[self.space.decode(key)] = {name: entry[name] for name in fields}
+        return table
+
+
+class NASBenchMacro(_Table):
+    """The NAS-Bench-Macro table: CIFAR-10 accuracy, params and FLOPs of all 6,561 archs.
+
+    Entries: ``{"mean_acc", "test_acc", "std", "params", "flops"}``; "flops" counts
+    multiply-accumulates.
+    """
+
+    costs = ("flops", "params")
+
+    def __init__(self, path: Union[str, os.PathLike, None] = None) -> None:
+        self.path = _locate(path, FILENAME, URL, SHA256)
+        self.space = spaces.get("nas-bench-macro")
+        with open(self.path) as f:
+            self._table = self._load(FIELDS, json.load(f))
+
+
+class TeachingGroundTruth(_Table):
+    """Fashion-MNIST test accuracy of all 256 teaching-space archs, each trained alone with several seeds.
+
+    Entries: ``{"acc" (one per seed), "mean_acc", "params", "macs", "latency_ms"}``. Also
+    ``recipe`` (how each arch was trained), ``noise`` (Kendall tau between seeds, overall and
+    in the top 10%: the ceiling of any estimate) and ``seeds``. Without ``path`` the file comes
+    from this checkout's ``resource/``, else the cache, else a download.
+    """
+
+    costs = ("macs", "params", "latency_ms")
+
+    def __init__(self, path: Union[str, os.PathLike, None] = None) -> None:
+        if path is None and (CHECKOUT_RESOURCE / TEACHING_FILENAME).exists():
+            path = CHECKOUT_RESOURCE
+        self.path = _locate(path, TEACHING_FILENAME, TEACHING_URL, TEACHING_SHA256)
+        self.space = spaces.get("teaching")
+        with open(self.path) as f:
+            raw = json.load(f)
+        self.recipe, self.noise, self.seeds = raw["recipe"], raw["noise"], raw["seeds"]
+        self.seconds = raw.get("train_seconds_all_runs")
+        self._table = self._load(TEACHING_FIELDS, raw["archs"])
+        missing = self.space.num_archs - len(self._table)
+        if missing:
+            raise ValueError(f"{self.path} lacks {missing} of the {self.space.num_archs} archs; finish it with "
+                             "`python scripts/teaching_ground_truth.py` (it resumes where it stopped)")
+
+    def accs(self) -> np.ndarray:
+        """Test accuracy (%) per arch (rows, in ``archs()`` order) and seed (columns)."""
+        return np.array([self._table[a]["acc"] for a in self.archs()])

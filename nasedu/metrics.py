@@ -7,15 +7,19 @@ archs like the truth, above all the best ones; its absolute values do not matter
 - ``kendall_tau``: the share of pairs both agree on, minus the share they disagree on (-1..1);
 - ``spearman``: the correlation of the two rankings (-1..1);
 - ``top_k_overlap``: how many of the proxy's k best are among the truth's k best (0..1);
-- ``regret``: how much worse the found arch is than the true best (0 is perfect).
+- ``regret``: how much worse the found arch is than the true best (0 is perfect);
+- ``seed_to_seed_tau``: how well the truth agrees with itself when trained again with another
+  seed; no proxy can be expected to agree with the truth better than that.
 
 Used in: 07_truth.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import itertools
+from typing import Optional, Sequence
 
+import numpy as np
 from scipy import stats
 
 
@@ -59,3 +63,20 @@ def regret(found_fitness: float, best_fitness: float) -> float:
             "pass the found fitness first and the true best second"
         )
     return best_fitness - found_fitness
+
+
+def seed_to_seed_tau(accs: Sequence[Sequence[float]], top_fraction: Optional[float] = None) -> float:
+    """Mean Kendall tau between every pair of seeds; ``accs`` has one row per arch, one column per seed.
+
+    With ``top_fraction`` (e.g. 0.1) only the archs with the best mean accuracy count
+    (at least 2): do the seeds agree on how to order the best archs?
+    """
+    accs = np.asarray(accs, dtype=float)
+    if accs.ndim != 2 or accs.shape[1] < 2:
+        raise ValueError(f"accs needs one row per arch and at least 2 seed columns, got shape {accs.shape}")
+    if top_fraction is not None:
+        if not 0 < top_fraction <= 1:
+            raise ValueError(f"top_fraction must be in (0, 1], got {top_fraction}")
+        accs = accs[np.argsort(-accs.mean(1), kind="stable")[: max(2, round(len(accs) * top_fraction))]]
+    pairs = itertools.combinations(range(accs.shape[1]), 2)
+    return float(np.mean([kendall_tau(accs[:, a], accs[:, b]) for a, b in pairs]))

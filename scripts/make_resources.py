@@ -7,6 +7,9 @@
   (the recipe is TEACHING_SPOS below; the checkpoint records it). Notebooks 02, 05-08.
 - resource/teaching_darts.pt: a DARTS search (softmax relaxation, no hardware loss) with its
   alpha history. Notebook 03.
+- resource/teaching_dnas_budget.pt: the DARTS search again, now with a hinge hardware loss on
+  a MACs budget (BUDGET_FRACTION of the way from the cheapest to the dearest arch).
+  Notebook 07 compares its arch with SPOS's under the same budget.
 - resource/teaching_lambda_sweep.json: DNAS with the additive hardware loss for several
   lambdas from one warmed-up supernet: the derived arch, its MACs and the alpha history of
   each. Notebook 04.
@@ -29,6 +32,17 @@ DNAS_DATA = dict(name="fashion-mnist", train_size=10000, val_size=5000, seed=0) 
 SWEEP_DATA = dict(name="fashion-mnist", train_size=5000, val_size=2500, seed=0)
 # DARTS's alpha learning rate is 3e-4 over ~20k steps; these runs take ~1.5k, so alpha moves 10x faster.
 TEACHING_DARTS = nd.dnas.preset("darts", epochs=10, warmup_epochs=2, alpha_lr=3e-3, seed=0)
+BUDGET_FRACTION = 0.4  # notebooks 06 and 07 search under this MACs budget
+
+
+def macs_budget(fraction: float = BUDGET_FRACTION) -> float:
+    """A MACs budget ``fraction`` of the way from the teaching space's cheapest arch to its dearest."""
+    macs = nd.hardware.lookup_table(nd.spaces.get("teaching"), "macs")
+    return macs.min_cost() + fraction * (macs.max_cost() - macs.min_cost())
+
+
+TEACHING_DNAS_BUDGET = dataclasses.replace(TEACHING_DARTS, hardware_loss="hinge", hardware_weight=1.0,
+                                           budget=macs_budget())
 SWEEP_WARMUP = nd.dnas.preset("darts", epochs=2, warmup_epochs=2, seed=0)  # weights only
 SWEEP_SEARCH = nd.dnas.DNASConfig(epochs=3, alpha_lr=3e-3, hardware_loss="additive", seed=0)
 SWEEP_LAMBDAS = (0.0, 0.3, 1.0, 3.0)
@@ -52,6 +66,17 @@ def make_darts() -> None:
     print(f"{path}: {trainer.derive().readable}, {time.perf_counter() - start:.0f} s")
 
 
+def make_dnas_budget() -> None:
+    """DARTS with a hinge loss on the MACs budget (a few minutes on an idle 2-core CPU)."""
+    path = RESOURCE / "teaching_dnas_budget.pt"
+    path.unlink(missing_ok=True)
+    start = time.perf_counter()
+    space = nd.spaces.get("teaching")
+    trainer = nd.dnas.load_or_train(path, space, nd.data.load(**DNAS_DATA), TEACHING_DNAS_BUDGET,
+                                    nd.hardware.lookup_table(space, "macs"))
+    print(f"{path}: {trainer.derive().readable}, {time.perf_counter() - start:.0f} s")
+
+
 def make_sweep() -> None:
     """DNAS for each lambda of SWEEP_LAMBDAS, from one warmed-up supernet (about 5 minutes)."""
     space, splits = nd.spaces.get("teaching"), nd.data.load(**SWEEP_DATA)
@@ -66,7 +91,7 @@ def make_sweep() -> None:
     print(f"{path}: {[r['cost'] for r in sweep]}, {time.perf_counter() - start:.0f} s")
 
 
-MAKERS = {"spos": make_spos, "darts": make_darts, "sweep": make_sweep}
+MAKERS = {"spos": make_spos, "darts": make_darts, "dnas_budget": make_dnas_budget, "sweep": make_sweep}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(MAKERS):

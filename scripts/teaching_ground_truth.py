@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import itertools
 import json
 import multiprocessing
 import os
@@ -29,17 +28,6 @@ import torch
 import nasedu as nd
 from nasedu import data, hardware, metrics
 from nasedu.training import TrainConfig, train_standalone
-
-
-def seed_noise(accs: np.ndarray) -> dict:
-    """Kendall tau between every pair of seeds, over all archs and within the top 10% by mean."""
-    top = np.argsort(-accs.mean(1))[: max(2, len(accs) // 10)]
-    pairs = list(itertools.combinations(range(accs.shape[1]), 2))
-    return {
-        "kendall_tau_between_seeds": float(np.mean([metrics.kendall_tau(accs[:, a], accs[:, b]) for a, b in pairs])),
-        "kendall_tau_between_seeds_top10": float(np.mean([metrics.kendall_tau(accs[top, a], accs[top, b])
-                                                          for a, b in pairs])),
-    }
 
 
 def _init_worker(train_size: int) -> None:
@@ -113,7 +101,8 @@ def main() -> None:
         "wall_seconds_last_run": round(seconds, 1),
         "train_seconds_all_runs": round(train_seconds, 1),
         "latency_device": latency.device,
-        "noise": seed_noise(accs),
+        "noise": {"kendall_tau_between_seeds": metrics.seed_to_seed_tau(accs),
+                  "kendall_tau_between_seeds_top10": metrics.seed_to_seed_tau(accs, top_fraction=0.1)},
         "archs": {space.encode(a): {"acc": accs[i].tolist(), "mean_acc": float(accs[i].mean()),
                                     "params": params.cost(a), "macs": macs.cost(a), "latency_ms": latency.cost(a)}
                   for i, a in enumerate(archs)},

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from nasedu import benchmarks
-from nasedu.benchmarks import NASBenchMacro
+import nasedu as nd
+from nasedu import benchmarks, metrics
+from nasedu.benchmarks import NASBenchMacro, TeachingGroundTruth
 
 TABLE = Path(__file__).parents[1].parent / "shared/data/nas-bench-macro"
 
@@ -127,3 +128,63 @@ def test_offline_error_names_the_url_and_the_way_out(cache, monkeypatch):
     assert benchmarks.URL in str(error.value)
     assert "NASBenchMacro('path/to/nas-bench-macro_cifar10.json')" in str(error.value)
     assert not cache.exists()
+
+
+# -- the teaching space's own ground truth (resource/teaching_ground_truth.json) -------------------------
+
+TEACHING = Path(__file__).parents[1] / "resource" / benchmarks.TEACHING_FILENAME
+
+
+@pytest.fixture(scope="module")
+def truth():
+    return TeachingGroundTruth(TEACHING)
+
+
+def test_teaching_truth_covers_every_arch_with_at_least_3_seeds(truth):
+    accs = truth.accs()
+    assert len(truth) == truth.space.num_archs == 256 and truth.seeds >= 3
+    assert accs.shape == (256, truth.seeds)
+    assert 10.0 < accs.min() and accs.max() < 100.0
+    for arch, row in zip(truth.archs(), accs):
+        assert truth.fitness(arch) == pytest.approx(row.mean())
+    assert {"dataset", "train_size", "epochs", "lr", "batch_size"} <= set(truth.recipe)
+    assert truth.seconds > 0
+
+
+def test_teaching_truth_costs_match_the_lookup_tables(truth):
+    for metric in ("params", "macs"):
+        table = nd.hardware.lookup_table(truth.space, metric)
+        assert all(truth.cost(a, metric) == table.cost(a) for a in truth.archs()), metric
+    assert truth.cost("1111") == truth.cost("1111", "macs")
+
+
+def test_teaching_truth_records_its_seed_noise(truth):
+    accs = truth.accs()
+    assert truth.noise["kendall_tau_between_seeds"] == pytest.approx(metrics.seed_to_seed_tau(accs))
+    assert truth.noise["kendall_tau_between_seeds_top10"] == pytest.approx(metrics.seed_to_seed_tau(accs, 0.1))
+
+
+def test_teaching_truth_best_under_a_budget(truth):
+    budget = 500e3
+    arch, acc = truth.best(budget)
+    assert truth.cost(arch) <= budget
+    assert acc == max(truth.fitness(a) for a in truth.archs() if truth.cost(a) <= budget)
+    with pytest.raises(ValueError, match="no arch has macs <= 1000; the cheapest has 140160"):
+        truth.best(1000)
+
+
+def test_teaching_truth_sha256_is_the_one_downloads_check():
+    assert hashlib.sha256(TEACHING.read_bytes()).hexdigest() == benchmarks.TEACHING_SHA256
+
+
+def test_teaching_truth_without_a_path_uses_the_checkout(monkeypatch, cache):
+    monkeypatch.setattr(benchmarks, "download", lambda *args: pytest.fail("the checkout's table should be used"))
+    assert TeachingGroundTruth().path == TEACHING
+
+
+def test_an_unfinished_teaching_truth_says_how_to_finish_it(truth, tmp_path):
+    raw = json.loads(TEACHING.read_text())
+    raw["archs"] = dict(list(raw["archs"].items())[:10])
+    (tmp_path / benchmarks.TEACHING_FILENAME).write_text(json.dumps(raw))
+    with pytest.raises(ValueError, match="lacks 246 of the 256 archs; finish it with `python scripts/teaching_gr"):
+        TeachingGroundTruth(tmp_path)

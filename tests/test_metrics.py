@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 import pytest
 
 from nasedu import metrics
@@ -48,3 +50,28 @@ def test_regret():
 def test_bad_inputs_are_explained(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_seed_to_seed_tau_known_answers():
+    ranks = np.arange(10.0)
+    agree = np.stack([ranks, ranks * 2, ranks + 1], axis=1)  # three seeds, same order
+    assert metrics.seed_to_seed_tau(agree) == pytest.approx(1.0)
+    opposed = np.stack([ranks, -ranks], axis=1)
+    assert metrics.seed_to_seed_tau(opposed) == pytest.approx(-1.0)
+    # seeds 0 and 1 agree, seed 2 reverses them: pairs give 1, -1, -1
+    mixed = np.stack([ranks, ranks, -ranks], axis=1)
+    assert metrics.seed_to_seed_tau(mixed) == pytest.approx(-1 / 3)
+
+
+def test_seed_to_seed_tau_within_the_top():
+    # the best 3 archs (by mean) are ordered oppositely by the two seeds, the rest agree
+    accs = np.array([[1, 1], [2, 2], [3, 3], [4, 4], [5, 5], [6, 6], [7, 7], [10, 12], [11, 11], [12, 10]], float)
+    assert metrics.seed_to_seed_tau(accs) > 0.8
+    assert metrics.seed_to_seed_tau(accs, top_fraction=0.3) == pytest.approx(-1.0)
+
+
+def test_seed_to_seed_tau_needs_two_seeds():
+    with pytest.raises(ValueError, match="at least 2 seed columns"):
+        metrics.seed_to_seed_tau(np.ones((5, 1)))
+    with pytest.raises(ValueError, match="top_fraction must be in"):
+        metrics.seed_to_seed_tau(np.ones((5, 2)), top_fraction=0)

@@ -1,5 +1,7 @@
 """The notebook series: each runs top to bottom on a fresh kernel in quick mode, and is committed clean."""
 
+import re
+
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -50,3 +52,12 @@ def test_notebook_runs_in_quick_mode(path, monkeypatch):
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+
+
+def test_readme_gives_every_notebooks_run_times():
+    rows = (REPO / "README.md").read_text().splitlines()
+    for path in NOTEBOOKS:
+        row = next((r for r in rows if f"(notebooks/{path.name})" in r), None)
+        assert row is not None, f"README's notebook table lacks a link to notebooks/{path.name}"
+        default, quick = [cell.strip() for cell in row.strip().strip("|").split("|")][-2:]
+        assert re.fullmatch(r"\d+ s", default) and re.fullmatch(r"\d+ s", quick), row

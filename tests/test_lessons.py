@@ -1,0 +1,50 @@
+"""The lessons' claims hold in the committed (default-mode) outputs that readers see on GitHub.
+
+These read the saved outputs; they do not execute anything (tests/test_notebooks.py does).
+"""
+
+import re
+
+import nbformat
+from conftest import REPO
+
+
+def printed(name: str) -> str:
+    """Everything a committed notebook printed, in order."""
+    nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def numbers(pattern: str, text: str) -> list[float]:
+    found = re.findall(pattern, text)
+    assert found, f"no line matches {pattern!r}"
+    return [float(x.replace(",", "")) for x in found]
+
+
+def test_04_a_larger_lambda_never_gives_a_dearer_arch():
+    costs = numbers(r"lambda +[\d.]+: \S+ +([\d,]+) MACs", printed("04_hardware_dnas"))
+    assert len(costs) >= 3 and costs == sorted(costs, reverse=True) and costs[-1] < costs[0]
+
+
+def test_05_recalibration_improves_inherited_accuracy():
+    text = printed("05_spos")
+    (without, with_), = re.findall(r"without recalibration ([\d.]+)%, with ([\d.]+)%", text)
+    assert float(with_) > float(without) + 5
+
+
+def test_06_evolution_beats_random_search_at_equal_budget():
+    text = printed("06_evolution")
+    evolution = numbers(r"evolution +mean best ([\d.]+)%", text)
+    random = numbers(r"random search +mean best ([\d.]+)%", text)
+    found_evolution, found_random = numbers(r"found the optimum in (\d+)/", text)
+    assert evolution[0] > random[0] and found_evolution > found_random
+
+
+def test_07_prints_the_supernet_tau_beside_the_noise_and_the_rules():
+    text = printed("07_truth")
+    for row in ["supernet (inherited)", "seed vs seed (noise)", "rule: MACs", "rule: params", "rule: fewest skips"]:
+        assert re.search(rf"{re.escape(row)} +(-?[\d.]+|nan) +(-?[\d.]+|nan)\n", text), row
+    assert "scored 256 archs" in text, "the committed run scores every arch (default mode)"
+    for goal in ["tau >= 0.7", "above every rule, over all archs", "above every rule, without skips",
+                 "at least the seed-to-seed tau", "in the true top 10%"]:
+        assert re.search(rf"(met|NOT met) +{re.escape(goal)}", text), goal
