@@ -251,8 +251,9 @@ def nas_bench_macro() -> SearchSpace:
 def teaching() -> SearchSpace:
     """A 4^4 = 256-arch space on 1x28x28 images that trains in seconds on a CPU.
 
-    Candidates differ clearly in cost: ``skip`` (free), ``k3e1`` (cheap), ``k5e3``
-    (a wider, larger-kernel block) and ``conv3`` (a dense 3x3 conv, the most parameters).
+    Candidates differ clearly in cost: ``skip`` (free), ``k3e1`` (cheap), and two dear ones
+    with similar parameters and MACs but very different latency on a CPU: ``k5e3`` (a wider,
+    larger-kernel inverted residual block, depthwise) and ``conv3`` (a dense 3x3 conv).
     """
     return SearchSpace(
         name="teaching", input_shape=(1, 28, 28), num_classes=10, stem_channels=16, stem_stride=2,
