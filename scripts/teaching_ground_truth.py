@@ -75,7 +75,8 @@ def main() -> None:
         for line in partial.read_text().splitlines():
             row = json.loads(line)
             done[(row["arch"], row["seed"])] = row["acc"]
-            train_seconds += row.get("seconds", 0.0)
+            if row["seed"] < args.seeds:  # rows of further seeds wait for a run with more --seeds
+                train_seconds += row.get("seconds", 0.0)
     jobs = [(space.encode(arch), seed, dataclasses.replace(base, seed=seed))
             for seed in range(args.seeds) for arch in archs if (space.encode(arch), seed) not in done]
     start = time.perf_counter()
@@ -97,9 +98,7 @@ def main() -> None:
         "space": space.name,
         "recipe": recipe,
         "seeds": args.seeds,
-        "workers": args.workers,
-        "wall_seconds_last_run": round(seconds, 1),
-        "train_seconds_all_runs": round(train_seconds, 1),
+        "train_seconds_all_runs": round(train_seconds, 1),  # summed over runs (workers run side by side)
         "latency_device": latency.device,
         "noise": {"kendall_tau_between_seeds": metrics.seed_to_seed_tau(accs),
                   "kendall_tau_between_seeds_top10": metrics.seed_to_seed_tau(accs, top_fraction=0.1)},
