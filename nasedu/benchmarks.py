@@ -21,14 +21,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import urllib.request
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from nasedu import spaces
+from nasedu import checkpoint, spaces
 from nasedu.spaces import Arch, ArchLike, SearchSpace
 
 FILENAME = "nas-bench-macro_cifar10.json"
@@ -65,10 +64,7 @@ def download(url: str, dest: Path, sha256: str) -> Path:
             f"the file downloaded from {url} has sha256 {digest}, expected {sha256}: it is corrupt or changed "
             f"upstream, and was not saved. Download it by hand and pass its path, e.g. NASBenchMacro('path/to/{dest.name}')."
         )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=dest.name, suffix=".part", delete=False) as part:
-        part.write(data)
-    os.replace(part.name, dest)  # atomic: a reader never sees half a file
+    checkpoint.atomic_write(dest, lambda f: f.write(data))  # a reader never sees half a file
     return dest
 
 

@@ -12,26 +12,40 @@ import os
 import random
 import tempfile
 from pathlib import Path
-from typing import Union
+from typing import IO, Callable, Union
 
 import torch
 
 PathLike = Union[str, os.PathLike]
 
 
-def save(state: dict, path: PathLike) -> None:
-    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename)."""
+def atomic_write(path: PathLike, write: Callable[[IO], None], mode: str = "wb") -> None:
+    """Create or replace ``path`` all at once: ``write(file)`` fills a temporary file beside it,
+    which is flushed to disk and renamed over ``path``.
+
+    A crash or an error in ``write`` leaves the old ``path`` as it was and no temporary file
+    behind. The new file gets the usual permissions (0666 less the umask), not the owner-only
+    ones of a temporary file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False) as f:
+    with tempfile.NamedTemporaryFile(mode, dir=path.parent, prefix=path.name, suffix=".tmp", delete=False) as f:
         try:
-            torch.save(state, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         except BaseException:
             os.unlink(f.name)
             raise
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(f.name, 0o666 & ~umask)
     os.replace(f.name, path)
+
+
+def save(state: dict, path: PathLike) -> None:
+    """Write ``state`` to ``path`` atomically (see :func:`atomic_write`)."""
+    atomic_write(path, lambda f: torch.save(state, f))
 
 
 def load(path: PathLike) -> dict:

@@ -40,8 +40,6 @@ import copy
 import dataclasses
 import json
 import math
-import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -350,11 +348,7 @@ class History:
 
 
 def _write_json(data: dict, path: Union[str, Path]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=path.name, suffix=".tmp", delete=False) as f:
-        json.dump(data, f, indent=1)
-    os.replace(f.name, path)
+    checkpoint.atomic_write(path, lambda f: json.dump(data, f, indent=1), mode="w")
 
 
 # -- the answer ---------------------------------------------------------------------------------------

@@ -8,12 +8,10 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Union
 
-from nasedu import hardware, spaces
+from nasedu import checkpoint, hardware, spaces
 from nasedu.spaces import Arch, ArchLike, SearchSpace
 
 
@@ -30,11 +28,7 @@ def arch_record(space: SearchSpace, arch: ArchLike, **extra) -> dict:
 def save_arch(path: Union[str, Path], space: SearchSpace, arch: ArchLike, **extra) -> dict:
     """Write :func:`arch_record` to ``path`` atomically and return it."""
     record = arch_record(space, arch, **extra)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as f:
-        json.dump(record, f, indent=1)
-    os.replace(f.name, path)
+    checkpoint.atomic_write(path, lambda f: json.dump(record, f, indent=1), mode="w")
     return record
 
 

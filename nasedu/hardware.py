@@ -16,10 +16,8 @@ Used in: 04_hardware_dnas, 05_spos, 06_evolution.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import statistics
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Optional, Sequence
@@ -28,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nasedu.checkpoint import atomic_write
 from nasedu.spaces import ArchLike, SearchSpace
 
 METRICS = ("params", "macs", "latency_ms")
@@ -79,10 +78,7 @@ class LookupTable:
 
     def save(self, path: str) -> None:
         """Write the table as JSON (atomically: a crash never leaves half a file)."""
-        directory = os.path.dirname(os.path.abspath(path))
-        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as f:
-            json.dump(asdict(self), f, indent=1)
-        os.replace(f.name, path)
+        atomic_write(path, lambda f: json.dump(asdict(self), f, indent=1), mode="w")
 
     @classmethod
     def load(cls, path: str) -> "LookupTable":
