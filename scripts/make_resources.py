@@ -5,6 +5,8 @@
 
 - resource/teaching_spos.pt: the teaching-space supernet trained by SPOS on Fashion-MNIST
   (the recipe is TEACHING_SPOS below; the checkpoint records it). Notebooks 02, 05-08.
+- resource/teaching_spos_fair.pt: the same supernet trained with fair (FairNAS) sampling for about
+  the same CPU time (TEACHING_SPOS_FAIR). Notebook 07 compares the two rankings with the truth.
 - resource/teaching_darts.pt: a DARTS search (softmax relaxation, no hardware loss) with its
   alpha history. Notebook 03.
 - resource/teaching_dnas_budget.pt: the DARTS search again, now with a hinge hardware loss on
@@ -28,6 +30,8 @@ import nasedu as nd
 RESOURCE = Path(__file__).resolve().parents[1] / "resource"
 TEACHING_DATA = dict(name="fashion-mnist", val_size=5000, seed=0)  # the notebooks load the same splits
 TEACHING_SPOS = nd.spos.SPOSConfig(epochs=8, batch_size=128, lr=0.1, seed=0)
+# A fair step trains 4 paths, so 3 fair epochs cost about as much as 12 uniform ones (~2.5 minutes here).
+TEACHING_SPOS_FAIR = dataclasses.replace(TEACHING_SPOS, sampler="fair", epochs=3)
 DNAS_DATA = dict(name="fashion-mnist", train_size=10000, val_size=5000, seed=0)  # alpha learns on the 5000
 SWEEP_DATA = dict(name="fashion-mnist", train_size=5000, val_size=2500, seed=0)
 # DARTS's alpha learning rate is 3e-4 over ~20k steps; these runs take ~1.5k, so alpha moves 10x faster.
@@ -48,13 +52,23 @@ SWEEP_SEARCH = nd.dnas.DNASConfig(epochs=3, alpha_lr=3e-3, hardware_loss="additi
 SWEEP_LAMBDAS = (0.0, 0.3, 1.0, 3.0)
 
 
-def make_spos() -> None:
-    """Train the teaching supernet (about 2 minutes on an idle 2-core CPU)."""
-    path = RESOURCE / "teaching_spos.pt"
+def train_supernet(name: str, config: nd.spos.SPOSConfig) -> None:
+    """Train a teaching supernet with ``config`` into resource/``name``."""
+    path = RESOURCE / name
     path.unlink(missing_ok=True)
     start = time.perf_counter()
-    trainer = nd.spos.load_or_train(path, nd.spaces.get("teaching"), nd.data.load(**TEACHING_DATA), TEACHING_SPOS)
+    trainer = nd.spos.load_or_train(path, nd.spaces.get("teaching"), nd.data.load(**TEACHING_DATA), config)
     print(f"{path}: {trainer.history[-1]}, {time.perf_counter() - start:.0f} s")
+
+
+def make_spos() -> None:
+    """Train the teaching supernet (about 2 minutes on an idle 2-core CPU)."""
+    train_supernet("teaching_spos.pt", TEACHING_SPOS)
+
+
+def make_spos_fair() -> None:
+    """Train the teaching supernet with fair sampling (about 2.5 minutes on an idle 2-core CPU)."""
+    train_supernet("teaching_spos_fair.pt", TEACHING_SPOS_FAIR)
 
 
 def make_darts() -> None:
@@ -91,7 +105,7 @@ def make_sweep() -> None:
     print(f"{path}: {[r['cost'] for r in sweep]}, {time.perf_counter() - start:.0f} s")
 
 
-MAKERS = {"spos": make_spos, "darts": make_darts, "dnas_budget": make_dnas_budget, "sweep": make_sweep}
+MAKERS = {"spos": make_spos, "spos_fair": make_spos_fair, "darts": make_darts, "dnas_budget": make_dnas_budget, "sweep": make_sweep}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(MAKERS):
