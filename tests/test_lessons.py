@@ -42,9 +42,17 @@ def test_06_evolution_beats_random_search_at_equal_budget():
 
 def test_07_prints_the_supernet_tau_beside_the_noise_and_the_rules():
     text = printed("07_truth")
-    for row in ["supernet (inherited)", "seed vs seed (noise)", "rule: MACs", "rule: params", "rule: fewest skips"]:
+    for row in ["supernet (inherited)", "supernet, fair sampling", "seed vs seed (noise)", "rule: MACs",
+                "rule: params", "rule: fewest skips"]:
         assert re.search(rf"{re.escape(row)} +(-?[\d.]+|nan) +(-?[\d.]+|nan)\n", text), row
     assert "scored 256 archs" in text, "the committed run scores every arch (default mode)"
     for goal in ["tau >= 0.7", "above every rule, over all archs", "above every rule, without skips",
                  "at least the seed-to-seed tau", "its favourite in the true top 10%"]:
         assert re.search(rf"(met|NOT met) +{re.escape(goal)}", text), goal
+
+
+def test_07_fair_sampling_ranks_better_than_uniform_as_the_text_says():
+    text = printed("07_truth")
+    taus = {row: [float(x) for x in re.search(rf"{re.escape(row)} +(-?[\d.]+) +(-?[\d.]+)\n", text).groups()]
+            for row in ["supernet (inherited)", "supernet, fair sampling"]}
+    assert all(f > u for f, u in zip(taus["supernet, fair sampling"], taus["supernet (inherited)"]))
