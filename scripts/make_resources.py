@@ -5,8 +5,8 @@
 
 - resource/teaching_spos.pt: the teaching-space supernet trained by SPOS on Fashion-MNIST
   (the recipe is TEACHING_SPOS below; the checkpoint records it). Notebooks 02, 05-08.
-- resource/teaching_spos_fair.pt: the same supernet trained with fair (FairNAS) sampling for about
-  the same CPU time (TEACHING_SPOS_FAIR). Notebook 07 compares the two rankings with the truth.
+- resource/teaching_spos_fair.pt: the same supernet trained with fair (FairNAS) sampling, with 1.5
+  times its compute (TEACHING_SPOS_FAIR). Notebook 07 compares the two rankings with the truth.
 - resource/teaching_darts.pt: a DARTS search (softmax relaxation, no hardware loss) with its
   alpha history. Notebook 03.
 - resource/teaching_dnas_budget.pt: the DARTS search again, now with a hinge hardware loss on
@@ -30,7 +30,7 @@ import nasedu as nd
 RESOURCE = Path(__file__).resolve().parents[1] / "resource"
 TEACHING_DATA = dict(name="fashion-mnist", val_size=5000, seed=0)  # the notebooks load the same splits
 TEACHING_SPOS = nd.spos.SPOSConfig(epochs=8, batch_size=128, lr=0.1, seed=0)
-# A fair step trains 4 paths, so 3 fair epochs cost about as much as 12 uniform ones (~2.5 minutes here).
+# A fair step trains 4 paths, so 3 fair epochs cost about as much as 12 uniform ones (~2 minutes here).
 TEACHING_SPOS_FAIR = dataclasses.replace(TEACHING_SPOS, sampler="fair", epochs=3)
 DNAS_DATA = dict(name="fashion-mnist", train_size=10000, val_size=5000, seed=0)  # alpha learns on the 5000
 SWEEP_DATA = dict(name="fashion-mnist", train_size=5000, val_size=2500, seed=0)
@@ -62,12 +62,12 @@ def train_supernet(name: str, config: nd.spos.SPOSConfig) -> None:
 
 
 def make_spos() -> None:
-    """Train the teaching supernet (about 2 minutes on an idle 2-core CPU)."""
+    """Train the teaching supernet (about 1.5 minutes on an idle 2-core CPU)."""
     train_supernet("teaching_spos.pt", TEACHING_SPOS)
 
 
 def make_spos_fair() -> None:
-    """Train the teaching supernet with fair sampling (about 2.5 minutes on an idle 2-core CPU)."""
+    """Train the teaching supernet with fair sampling (about 2 minutes on an idle 2-core CPU)."""
     train_supernet("teaching_spos_fair.pt", TEACHING_SPOS_FAIR)
 
 
@@ -105,7 +105,8 @@ def make_sweep() -> None:
     print(f"{path}: {[r['cost'] for r in sweep]}, {time.perf_counter() - start:.0f} s")
 
 
-MAKERS = {"spos": make_spos, "spos_fair": make_spos_fair, "darts": make_darts, "dnas_budget": make_dnas_budget, "sweep": make_sweep}
+MAKERS = {"spos": make_spos, "spos_fair": make_spos_fair, "darts": make_darts, "dnas_budget": make_dnas_budget,
+          "sweep": make_sweep}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(MAKERS):
