@@ -170,7 +170,7 @@ class TeachingGroundTruth(_Table):
 
     Entries: ``{"acc" (one per seed), "mean_acc", "params", "macs", "latency_ms"}``. Also
     ``recipe`` (how each arch was trained), ``noise`` (Kendall tau between seeds, overall and
-    in the top 10%: the ceiling of any estimate), ``seeds`` and ``seconds`` (one-thread training
+    in the top 10%: the yardstick for any estimate), ``seeds`` and ``seconds`` (one-thread training
     time summed over all trainings). Without ``path`` the file comes
     from this checkout's ``resource/``, else the cache, else a download.
     """

@@ -8,7 +8,7 @@ two one-thread workers train almost twice as many networks per hour as one two-t
 process). Results are appended to ``<out>.partial.jsonl`` as they come, so an interrupted run
 continues where it stopped. The table records the recipe, the time it took, each arch's
 test accuracy per seed, params, MACs and latency, and the seed-to-seed noise: Kendall tau
-between seeds over all archs and within the top 10% -- the ceiling any estimate can reach.
+between seeds over all archs and within the top 10% -- the yardstick for any estimate.
 """
 
 from __future__ import annotations

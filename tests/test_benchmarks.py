@@ -140,7 +140,7 @@ def truth():
     return TeachingGroundTruth(TEACHING)
 
 
-def test_teaching_truth_covers_every_arch_with_several_seeds(truth):
+def test_teaching_truth_covers_every_arch_with_at_least_3_seeds(truth):
     accs = truth.accs()
     assert len(truth) == truth.space.num_archs == 256 and truth.seeds >= 3
     assert accs.shape == (256, truth.seeds)
