@@ -7,9 +7,11 @@
   seed-to-seed noise inside the file).
 
 Each gives the archs' test accuracy and costs, so a search that uses ``bench.fitness`` costs
-dict lookups, and its answer can be compared with the true best, ``bench.best(max_cost)``::
+dict lookups, and its answer can be compared with the true best, ``bench.best(max_cost)``.
+Both tables work offline: NAS-Bench-Macro ships inside the package (``nasedu/tables/``, with its
+Apache-2.0 licence and a NOTICE naming its source commit), the teaching table in ``resource/``::
 
-    >>> bench = NASBenchMacro("../shared/data/nas-bench-macro")  # NASBenchMacro() downloads it once
+    >>> bench = NASBenchMacro()          # the shipped copy; NASBenchMacro("my/table.json") reads another
     >>> bench.best()
     ((2, 2, 2, 1, 2, 2, 0, 2), 93.12666320800781)
 
@@ -18,6 +20,7 @@ Used in: 06_evolution, 07_truth.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -31,8 +34,8 @@ from nasedu import checkpoint, spaces
 from nasedu.spaces import Arch, ArchLike, SearchSpace
 
 FILENAME = "nas-bench-macro_cifar10.json"
-URL = f"https://raw.githubusercontent.com/xiusu/NAS-Bench-Macro/master/data/{FILENAME}"
-SHA256 = "686dee8363cc21cca8c1f321ad5749454f2d9b9ca5972682e137e539bc522297"
+SHIPPED = Path(__file__).resolve().parent / "tables" / "nas-bench-macro" / (FILENAME + ".gz")  # inside the package
+SHA256 = "686dee8363cc21cca8c1f321ad5749454f2d9b9ca5972682e137e539bc522297"  # of the JSON, as published
 FIELDS = ("mean_acc", "test_acc", "std", "params", "flops")
 
 TEACHING_FILENAME = "teaching_ground_truth.json"
@@ -56,16 +59,26 @@ def download(url: str, dest: Path, sha256: str) -> Path:
     except OSError as error:  # urllib's URLError and timeouts are OSErrors
         raise ConnectionError(
             f"could not download {url} ({error}). If this machine is offline, download the file "
-            f"elsewhere and pass its path or folder, e.g. NASBenchMacro('path/to/{dest.name}'), or put it at {dest}."
+            f"elsewhere and pass its path or folder, e.g. TeachingGroundTruth('path/to/{dest.name}'), or put it at {dest}."
         ) from error
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256:
         raise ValueError(
             f"the file downloaded from {url} has sha256 {digest}, expected {sha256}: it is corrupt or changed "
-            f"upstream, and was not saved. Download it by hand and pass its path, e.g. NASBenchMacro('path/to/{dest.name}')."
+            f"upstream, and was not saved. Download it by hand and pass its path, e.g. TeachingGroundTruth('path/to/{dest.name}')."
         )
     checkpoint.atomic_write(dest, lambda f: f.write(data))  # a reader never sees half a file
     return dest
+
+
+def _find(path: Union[str, os.PathLike], *filenames: str) -> Path:
+    """The table file ``path``, or the first of ``filenames`` in the folder ``path``."""
+    path = Path(path)
+    if path.is_dir():
+        path = next((path / name for name in filenames if (path / name).is_file()), path / filenames[0])
+    if not path.is_file():
+        raise FileNotFoundError(f"no table at {path}; pass the path of {' or '.join(filenames)} or of its folder")
+    return path
 
 
 def _locate(path: Union[str, os.PathLike, None], filename: str, url: str, sha256: str) -> Path:
@@ -73,15 +86,7 @@ def _locate(path: Union[str, os.PathLike, None], filename: str, url: str, sha256
     if path is None:
         cached = cache_dir() / filename
         return cached if cached.exists() else download(url, cached, sha256)
-    path = Path(path)
-    if path.is_dir():
-        path = path / filename
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no table at {path}; pass the path of {filename} or of its folder, "
-            f"or pass nothing to download it from {url}"
-        )
-    return path
+    return _find(path, filename)
 
 
 class _Table:
@@ -96,7 +101,9 @@ class _Table:
         return len(self._table)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({len(self)} archs from {str(self.path)!r})"
+        package = Path(__file__).resolve().parents[1]  # a checkout's root, or site-packages
+        shown = self.path.relative_to(package) if self.path.is_relative_to(package) else self.path
+        return f"{type(self).__name__}({len(self)} archs from {str(shown)!r})"
 
     def archs(self) -> list[Arch]:
         """Every arch in the table, in digit order."""
@@ -153,16 +160,25 @@ class NASBenchMacro(_Table):
     """The NAS-Bench-Macro table: CIFAR-10 accuracy, params and FLOPs of all 6,561 archs.
 
     Entries: ``{"mean_acc", "test_acc", "std", "params", "flops"}``; "flops" counts
-    multiply-accumulates.
+    multiply-accumulates. Without ``path`` the copy shipped inside the package is read (no
+    network); its sha256 is checked against the published file's. ``path`` may name another
+    copy (``.json`` or ``.json.gz``) or its folder.
     """
 
     costs = ("flops", "params")
 
     def __init__(self, path: Union[str, os.PathLike, None] = None) -> None:
-        self.path = _locate(path, FILENAME, URL, SHA256)
+        self.path = SHIPPED if path is None else _find(path, FILENAME, FILENAME + ".gz")
         self.space = spaces.get("nas-bench-macro")
-        with open(self.path) as f:
-            self._table = self._load(FIELDS, json.load(f))
+        raw = gzip.decompress(self.path.read_bytes()) if self.path.suffix == ".gz" else self.path.read_bytes()
+        if path is None and hashlib.sha256(raw).hexdigest() != SHA256:
+            raise ValueError(f"the shipped table {self.path} is corrupt (its sha256 is not the published "
+                             f"{SHA256}); reinstall nasedu or restore the file with `git checkout`")
+        try:
+            entries = json.loads(raw)
+        except ValueError as error:
+            raise ValueError(f"{self.path} is not a JSON table ({error}); pass the NAS-Bench-Macro JSON") from error
+        self._table = self._load(FIELDS, entries)
 
 
 class TeachingGroundTruth(_Table):

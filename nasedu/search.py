@@ -9,7 +9,9 @@ Nothing here knows about torch. A search sees three things:
   rejection: an arch that costs more than ``max_cost`` is never evaluated.
 
 Fitness is the expensive call, so every arch is evaluated at most once, and
-``SearchResult.history`` holds one ``Evaluation`` per evaluated arch, in order.
+``SearchResult.history`` holds one ``Evaluation`` per evaluated arch, in order. Nothing
+corrupt gets through: an arch outside the space (from ``sample``, a mutation or a crossover)
+and a fitness or cost that is NaN or infinite stop the search with an error naming the arch.
 
 Used in: 05_spos, 06_evolution.
 """
@@ -17,8 +19,10 @@ Used in: 05_spos, 06_evolution.
 from __future__ import annotations
 
 import math
+import operator
 import os
 import random
+import warnings
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Optional, Protocol, Sequence
@@ -77,6 +81,8 @@ class _Archive:
         self.fitnesses: dict[Arch, float] = {}  # every evaluated arch
         self.num_infeasible = 0  # archs seen that cost more than max_cost
         self.history: list[Evaluation] = []
+        self.best: Optional[Evaluation] = None  # the fittest evaluation so far (the first, on ties)
+        self.space = space
 
     @property
     def done(self) -> bool:
@@ -85,33 +91,41 @@ class _Archive:
             return True
         return len(self.fitnesses) + self.num_infeasible >= self.size
 
-    def add(self, draw: Callable[[], Arch], generation: int) -> bool:
-        """Evaluate the first new, feasible arch among up to ``max_tries`` draws; False if there was none."""
+    def add(self, draw: Callable[[], Arch], generation: int, source: str) -> bool:
+        """Evaluate the first new, feasible arch among up to ``max_tries`` draws; False if there was none.
+
+        ``source`` names where the draws come from (e.g. "space.sample"), for error messages.
+        """
         tries = 0
         while tries < self.max_tries and not self.done:
-            arch = tuple(draw())
+            arch = check_arch(self.space, draw(), source)
             tries += 1
             if arch not in self.fitnesses and self._feasible(arch):
                 self._evaluate(arch, generation)
                 return True
         if not self.history:
-            raise ValueError(
-                f"no arch with cost <= {self.max_cost:g} found in {tries} tries; the cheapest arch seen "
-                f"costs {min(self.costs.values()):g}. Raise max_cost, or max_tries if feasible archs are rare."
-            )
+            raise ValueError(self._nothing_found(tries))
         return False
+
+    def _nothing_found(self, tries: int) -> str:
+        """Why the search found no arch to evaluate."""
+        costs = [c for c in self.costs.values() if c is not None]
+        if self.max_cost is None or not costs:
+            return f"no new arch found in {tries} tries of {self.max_tries}; raise max_tries"
+        return (f"no arch with cost <= {self.max_cost:g} found in {tries} tries; the cheapest arch seen costs "
+                f"{min(costs):g}. Raise max_cost, or max_tries if feasible archs are rare.")
 
     def top(self, k: int) -> list[Arch]:
         """The k fittest archs evaluated so far, fittest first."""
         return sorted(self.fitnesses, key=self.fitnesses.__getitem__, reverse=True)[:k]
 
     def result(self) -> SearchResult:
-        best = max(self.history, key=lambda e: e.fitness)  # max() keeps the first of equals
+        best = self.best
         return SearchResult(best.arch, best.fitness, best.cost, tuple(self.history))
 
     def _feasible(self, arch: Arch) -> bool:
         if arch not in self.costs:
-            self.costs[arch] = None if self.cost is None else float(self.cost(arch))
+            self.costs[arch] = None if self.cost is None else _finite(self.cost(arch), "cost", arch)
             if not self._within_budget(self.costs[arch]):
                 self.num_infeasible += 1
         return self._within_budget(self.costs[arch])
@@ -120,19 +134,54 @@ class _Archive:
         return self.max_cost is None or cost <= self.max_cost
 
     def _evaluate(self, arch: Arch, generation: int) -> None:
-        self.fitnesses[arch] = float(self.fitness(arch))
-        self.history.append(Evaluation(generation, arch, self.fitnesses[arch], self.costs[arch]))
+        self.fitnesses[arch] = _finite(self.fitness(arch), "fitness", arch)
+        evaluation = Evaluation(generation, arch, self.fitnesses[arch], self.costs[arch])
+        self.history.append(evaluation)
+        if self.best is None or evaluation.fitness > self.best.fitness:  # constant work per evaluation
+            self.best = evaluation
         self.bar.update()
-        self.bar.set_postfix(best=max(self.fitnesses.values()), refresh=False)
+        self.bar.set_postfix(best=self.best.fitness, refresh=False)
 
 
-def _check(cost: Optional[Cost], max_cost: Optional[float], **positive: Optional[int]) -> None:
-    """Raise a clear error for a constraint without a cost function or a count below 1."""
+def check_arch(space: Space, arch: Sequence[int], source: str = "the arch") -> Arch:
+    """``arch`` as a tuple of ints after checking it is in ``space``: one choice per layer, each in range."""
+    try:
+        arch = tuple(operator.index(a) for a in arch)  # ints (numpy ints too), never floats
+    except TypeError:
+        raise ValueError(f"{source} gave {arch!r}, which is not an arch: it must be a sequence of "
+                         f"{space.num_layers} integer choices") from None
+    if len(arch) != space.num_layers:
+        raise ValueError(f"{source} gave arch {arch} with {len(arch)} choices; the space has {space.num_layers} layers")
+    for layer, (choice, options) in enumerate(zip(arch, space.candidates)):
+        if not 0 <= choice < len(options):
+            raise ValueError(f"{source} gave arch {arch}, outside the space: layer {layer} has choices "
+                             f"0..{len(options) - 1}, not {choice}")
+    return arch
+
+
+def _finite(value: float, what: str, arch: Arch) -> float:
+    """``value`` as a float, or a clear error if it is NaN or infinite (a search must not rank those)."""
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{what}({arch}) returned {value}; a search needs finite values. Check the {what} "
+                         f"function (a diverged supernet gives NaN; a missing table entry should raise instead)")
+    return value
+
+
+def _check(cost: Optional[Cost], max_cost: Optional[float], at_least: int = 1, **counts: Optional[int]) -> None:
+    """Raise a clear error for a constraint without a cost function, or a count that is not a whole
+    number of at least ``at_least``."""
     if max_cost is not None and cost is None:
         raise ValueError("max_cost needs a cost function: pass cost=..., e.g. cost=table.cost")
-    for name, value in positive.items():
-        if value is not None and value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
+    if max_cost is not None and not math.isfinite(max_cost):
+        raise ValueError(f"max_cost must be a finite number, got {max_cost}; pass None for no limit")
+    for name, value in counts.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+        if value < at_least:
+            raise ValueError(f"{name} must be at least {at_least}, got {value}")
 
 
 def _progress_bar(progress: bool, total: int, desc: str):
@@ -162,10 +211,10 @@ def _crossover(a: Arch, b: Arch, rng: random.Random) -> Arch:
     return tuple(x if rng.random() < 0.5 else y for x, y in zip(a, b))
 
 
-def _fill(archive: _Archive, draw: Callable[[], Arch], count: int, generation: int) -> int:
+def _fill(archive: _Archive, draw: Callable[[], Arch], count: int, generation: int, source: str) -> int:
     """Evaluate up to ``count`` new archs from ``draw``; return how many were evaluated."""
     found = 0
-    while found < count and archive.add(draw, generation):
+    while found < count and archive.add(draw, generation, source):
         found += 1
     return found
 
@@ -202,6 +251,7 @@ def evolution(
     """
     _check(cost, max_cost, population=population, top_k=top_k, generations=generations,
            max_evaluations=max_evaluations, max_tries=max_tries)
+    _check(cost, max_cost, at_least=0, mutations=mutations, crossovers=crossovers)
     if not 0.0 <= mutation_prob <= 1.0:
         raise ValueError(f"mutation_prob is a probability per layer, between 0 and 1; got {mutation_prob}")
     rng = random.Random(seed)
@@ -213,10 +263,11 @@ def evolution(
             parents = archive.top(top_k)
             if parents:
                 found += _fill(archive, lambda: _mutate(space, rng.choice(parents), mutation_prob, rng),
-                               mutations, generation)
+                               mutations, generation, "a mutation")
             if len(parents) >= 2:
-                found += _fill(archive, lambda: _crossover(*rng.sample(parents, 2), rng), crossovers, generation)
-            _fill(archive, lambda: space.sample(rng), population - found, generation)
+                found += _fill(archive, lambda: _crossover(*rng.sample(parents, 2), rng), crossovers, generation,
+                               "a crossover")
+            _fill(archive, lambda: space.sample(rng), population - found, generation, "space.sample")
             if archive.done:
                 break
     return archive.result()
@@ -246,10 +297,14 @@ def regularized_evolution(
     Used in: 06_evolution.
     """
     _check(cost, max_cost, population=population, sample_size=sample_size, cycles=cycles, max_tries=max_tries)
+    if cycles <= population:
+        warnings.warn(f"cycles={cycles} <= population={population}: every evaluation is spent on the random "
+                      f"initial population, so this is random search; raise cycles above the population",
+                      stacklevel=2)
     rng = random.Random(seed)
     with _progress_bar(progress, cycles, "regularized evolution") as bar:
         archive = _Archive(space, fitness, cost, max_cost, cycles, max_tries, bar)
-        _fill(archive, lambda: space.sample(rng), population, 0)
+        _fill(archive, lambda: space.sample(rng), population, 0, "space.sample")
         alive = deque(e.arch for e in archive.history)  # oldest first
 
         def child() -> Arch:
@@ -257,7 +312,7 @@ def regularized_evolution(
             return _mutate_one(space, parent, rng)
 
         cycle = 1
-        while archive.add(child, cycle):
+        while archive.add(child, cycle, "a mutation"):
             alive.append(archive.history[-1].arch)
             alive.popleft()
             cycle += 1
@@ -286,6 +341,6 @@ def random_search(
     rng = random.Random(seed)
     with _progress_bar(progress, budget, "random search") as bar:
         archive = _Archive(space, fitness, cost, max_cost, budget, max_tries, bar)
-        _fill(archive, lambda: space.sample(rng), budget, 0)
+        _fill(archive, lambda: space.sample(rng), budget, 0, "space.sample")
     return archive.result()
 

@@ -4,24 +4,23 @@ For each limit, runs evolution (SPOS defaults), regularized evolution and random
 the same number of evaluations for several seeds, with fitness = the table's mean accuracy and
 cost = its FLOPs, and prints how often each found the true best feasible arch.
 
-    .venv/bin/python scripts/bench_search.py [path/to/nas-bench-macro] [--seeds 20] [--evaluations 400]
+    .venv/bin/python scripts/bench_search.py [--table path/to/nas-bench-macro] [--seeds 20] [--evaluations 400]
 """
 
 import argparse
 import statistics
 import time
-from pathlib import Path
 
 from nasedu import search
 from nasedu.benchmarks import NASBenchMacro
 
-DEFAULT_TABLE = Path(__file__).resolve().parents[1].parent / "shared/data/nas-bench-macro"
 LIMITS = (45.5e6, 55.4e6, None)  # max FLOPs; None: no limit
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("table", nargs="?", default=DEFAULT_TABLE, help="nas-bench-macro_cifar10.json or its folder")
+    parser.add_argument("--table", default=None, help="another nas-bench-macro_cifar10.json or its folder "
+                        "(default: the copy shipped with nasedu)")
     parser.add_argument("--seeds", type=int, default=20, help="runs per search and limit")
     parser.add_argument("--evaluations", type=int, default=400, help="unique archs each run may evaluate")
     args = parser.parse_args()

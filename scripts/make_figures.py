@@ -29,7 +29,6 @@ from nasedu import plots, search  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "resource" / "figures"
-BENCH = REPO.parent / "shared" / "data" / "nas-bench-macro"
 DPI = 110
 SYNTHETIC = "illustration: a synthetic DNAS history"
 
@@ -81,12 +80,8 @@ def dnas_figures(history: dict) -> None:
     save(axes, "dnas_alpha_areas.png")
 
 
-def search_figures(bench_path: Path) -> None:
-    try:
-        bench = nd.benchmarks.NASBenchMacro(bench_path)
-    except FileNotFoundError as error:
-        print(f"skipped the search figures: {error}")
-        return
+def search_figures(bench_path: Optional[Path]) -> None:
+    bench = nd.benchmarks.NASBenchMacro(bench_path)
     archs = bench.archs()
     flops = [bench.cost(a) for a in archs]
     accuracy = [bench.fitness(a) for a in archs]
@@ -124,7 +119,8 @@ def hardware_figures(space: nd.SearchSpace, macs: nd.hardware.LookupTable) -> No
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bench", type=Path, default=BENCH, help="NAS-Bench-Macro table or its folder")
+    parser.add_argument("--bench", type=Path, default=None,
+                        help="another NAS-Bench-Macro table or its folder (default: the copy shipped with nasedu)")
     parser.add_argument("--latency", action="store_true", help="also measure latency here and draw hardware figures")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)

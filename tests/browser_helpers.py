@@ -55,21 +55,18 @@ def free_port() -> int:
 
 
 def copy_workspace(repo: Path, dest: Path) -> Path:
-    """Copy notebooks/ and resource/ into ``dest/<repo name>`` and link ``../shared`` beside it.
+    """Copy notebooks/ and resource/ into ``dest/<repo name>``, as a fresh clone has them.
 
-    The notebooks read ``../resource`` and ``../../shared/data``; both resolve in the copy, and
-    whatever the notebooks write lands in the copy, never in the repository.
+    The notebooks read ``../resource``, which resolves in the copy, and whatever they write
+    lands in the copy, never in the repository.
     """
     root = dest / repo.name
     root.mkdir(parents=True)
-    # as a fresh clone has them: without checkpoints or notebooks/outputs/ of earlier runs (git-ignored)
+    # without checkpoints or notebooks/outputs/ of earlier runs (git-ignored)
     shutil.copytree(repo / "notebooks", root / "notebooks",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "outputs"))
     if (repo / "resource").is_dir():
         shutil.copytree(repo / "resource", root / "resource")
-    shared = repo.parent / "shared"
-    if shared.is_dir():
-        (dest / "shared").symlink_to(shared, target_is_directory=True)
     return root
 
 

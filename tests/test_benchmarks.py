@@ -1,7 +1,9 @@
-"""NAS-Bench-Macro: the table's known entries, its best archs, and how it is found or downloaded."""
+"""Ground-truth tables: NAS-Bench-Macro shipped in the package, the teaching table in resource/, found offline."""
 
+import gzip
 import hashlib
 import json
+import re
 import shutil
 import urllib.error
 from pathlib import Path
@@ -12,20 +14,28 @@ import nasedu as nd
 from nasedu import benchmarks, metrics
 from nasedu.benchmarks import NASBenchMacro, TeachingGroundTruth
 
-TABLE = Path(__file__).parents[1].parent / "shared/data/nas-bench-macro"
+
+TEACHING = Path(__file__).parents[1] / "resource" / benchmarks.TEACHING_FILENAME
 
 
 @pytest.fixture(scope="module")
 def bench():
-    if not TABLE.exists():
-        pytest.skip(f"NAS-Bench-Macro table not found at {TABLE}")
-    return NASBenchMacro(TABLE)
+    return NASBenchMacro()  # the copy shipped inside the package
 
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("NASEDU_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Any attempt to reach the network fails the test."""
+    def no_network(*args, **kwargs):
+        pytest.fail("nasedu tried to reach the network")
+
+    monkeypatch.setattr(benchmarks.urllib.request, "urlopen", no_network)
 
 
 def test_query_a_known_entry(bench):
@@ -73,13 +83,42 @@ def test_errors_say_what_to_do(bench, tmp_path):
         NASBenchMacro(tmp_path / "missing")
 
 
-def test_a_path_may_name_the_file_or_its_folder(bench):
-    assert NASBenchMacro(TABLE / benchmarks.FILENAME).path == bench.path
+def test_the_shipped_table_is_the_published_file_with_its_licence(bench, offline):
+    assert bench.path == benchmarks.SHIPPED and bench.path.is_relative_to(Path(benchmarks.__file__).parent)
+    raw = gzip.decompress(bench.path.read_bytes())
+    assert hashlib.sha256(raw).hexdigest() == benchmarks.SHA256
+    folder = bench.path.parent
+    assert "Apache License" in (folder / "LICENSE").read_text()
+    notice = (folder / "NOTICE").read_text()
+    assert "github.com/xiusu/NAS-Bench-Macro" in notice and benchmarks.SHA256 in notice
+    assert re.search(r"Commit:\s+[0-9a-f]{40}", notice)
+    assert len(NASBenchMacro()) == 6561  # offline: no download was tried
+
+
+def test_a_corrupt_shipped_table_is_refused(tmp_path, monkeypatch):
+    raw = gzip.decompress(benchmarks.SHIPPED.read_bytes()).replace(b"89.47000122070312", b"99.47000122070312", 1)
+    corrupt = tmp_path / (benchmarks.FILENAME + ".gz")
+    corrupt.write_bytes(gzip.compress(raw))
+    monkeypatch.setattr(benchmarks, "SHIPPED", corrupt)
+    with pytest.raises(ValueError, match="the shipped table .* is corrupt .* reinstall nasedu"):
+        NASBenchMacro()
+
+
+def test_a_path_may_name_a_json_or_gz_file_or_its_folder(bench, tmp_path, offline):
+    plain = tmp_path / benchmarks.FILENAME
+    plain.write_bytes(gzip.decompress(bench.path.read_bytes()))
+    assert NASBenchMacro(plain).query("02012100") == bench.query("02012100")
+    assert NASBenchMacro(tmp_path).path == plain
+    assert NASBenchMacro(bench.path.parent).path == bench.path  # the folder of the .gz
+    assert NASBenchMacro(bench.path).query("22212220") == bench.query("22212220")
 
 
 def test_a_table_without_the_fields_is_refused(tmp_path):
     (tmp_path / benchmarks.FILENAME).write_text(json.dumps({"02012100": {"mean_acc": 90.0}}))
     with pytest.raises(ValueError, match=r"entry '02012100' lacks \['test_acc', 'std', 'params', 'flops'\]"):
+        NASBenchMacro(tmp_path)
+    (tmp_path / benchmarks.FILENAME).write_text("{not json")
+    with pytest.raises(ValueError, match="is not a JSON table"):
         NASBenchMacro(tmp_path)
 
 
@@ -91,19 +130,20 @@ def test_cache_dir(monkeypatch, tmp_path):
     assert benchmarks.cache_dir() == tmp_path / ".cache" / "nasedu"
 
 
-def test_cached_table_is_used_without_network(bench, cache, monkeypatch):
+def test_a_cached_teaching_table_is_used_without_network(cache, monkeypatch, offline):
     cache.mkdir()
-    shutil.copy(bench.path, cache / benchmarks.FILENAME)
-    monkeypatch.setattr(benchmarks, "download", lambda *args: pytest.fail("the cached table should be used"))
-    assert len(NASBenchMacro()) == 6561
+    shutil.copy(TEACHING, cache / benchmarks.TEACHING_FILENAME)
+    monkeypatch.setattr(benchmarks, "CHECKOUT_RESOURCE", cache.parent / "no-checkout")
+    assert TeachingGroundTruth().path == cache / benchmarks.TEACHING_FILENAME
 
 
-def test_no_path_downloads_the_table_once(bench, cache, monkeypatch):
-    monkeypatch.setattr(benchmarks, "URL", bench.path.as_uri())  # a file:// URL stands in for GitHub
-    assert NASBenchMacro().query("02012100") == bench.query("02012100")
-    saved = cache / benchmarks.FILENAME
-    assert hashlib.sha256(saved.read_bytes()).hexdigest() == benchmarks.SHA256
-    assert [p.name for p in cache.iterdir()] == [benchmarks.FILENAME]  # no partial file left behind
+def test_without_a_checkout_the_teaching_table_downloads_once(cache, monkeypatch):
+    monkeypatch.setattr(benchmarks, "CHECKOUT_RESOURCE", cache.parent / "no-checkout")
+    monkeypatch.setattr(benchmarks, "TEACHING_URL", TEACHING.as_uri())  # a file:// URL stands in for GitHub
+    assert len(TeachingGroundTruth()) == 256
+    saved = cache / benchmarks.TEACHING_FILENAME
+    assert hashlib.sha256(saved.read_bytes()).hexdigest() == benchmarks.TEACHING_SHA256
+    assert [p.name for p in cache.iterdir()] == [benchmarks.TEACHING_FILENAME]  # no partial file left behind
 
 
 def test_download_checks_the_sha256(tmp_path):
@@ -119,20 +159,19 @@ def test_download_checks_the_sha256(tmp_path):
 
 
 def test_offline_error_names_the_url_and_the_way_out(cache, monkeypatch):
-    def offline(url, timeout):
+    def unreachable(url, timeout):
         raise urllib.error.URLError("Temporary failure in name resolution")
 
-    monkeypatch.setattr(benchmarks.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(benchmarks.urllib.request, "urlopen", unreachable)
+    monkeypatch.setattr(benchmarks, "CHECKOUT_RESOURCE", cache.parent / "no-checkout")
     with pytest.raises(ConnectionError) as error:
-        NASBenchMacro()
-    assert benchmarks.URL in str(error.value)
-    assert "NASBenchMacro('path/to/nas-bench-macro_cifar10.json')" in str(error.value)
+        TeachingGroundTruth()
+    assert benchmarks.TEACHING_URL in str(error.value)
+    assert "TeachingGroundTruth('path/to/teaching_ground_truth.json')" in str(error.value)
     assert not cache.exists()
 
 
 # -- the teaching space's own ground truth (resource/teaching_ground_truth.json) -------------------------
-
-TEACHING = Path(__file__).parents[1] / "resource" / benchmarks.TEACHING_FILENAME
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import pytest
 
 from nasedu import search
 
-TABLE = Path(__file__).parents[1].parent / "shared/data/nas-bench-macro"
 
 
 @dataclass(frozen=True)
@@ -160,11 +159,9 @@ def test_search_module_does_not_import_torch():
 
 @pytest.fixture(scope="module")
 def bench():
-    if not TABLE.exists():
-        pytest.skip(f"NAS-Bench-Macro table not found at {TABLE}")
     from nasedu.benchmarks import NASBenchMacro
 
-    return NASBenchMacro(TABLE)
+    return NASBenchMacro()
 
 
 @pytest.mark.parametrize("max_flops", [45.5e6, 55.4e6, None])
@@ -178,3 +175,106 @@ def test_evolution_finds_the_best_arch_of_nas_bench_macro(bench, max_flops):
     assert all(max_flops is None or r.best_cost <= max_flops for r in evolved)
     assert sum(r.best_fitness == best for r in evolved) >= 19
     assert statistics.mean(r.best_fitness for r in sampled) < statistics.mean(r.best_fitness for r in evolved)
+
+
+# -- bad input never gives a corrupted answer --------------------------------------------------
+
+@pytest.mark.parametrize("name", SEARCHES)
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_nan_or_infinite_fitness_is_an_error_naming_the_arch(name, bad):
+    def broken(arch):
+        return bad if arch[0] == 2 else fitness(arch)
+
+    with pytest.raises(ValueError, match=rf"fitness\(\(2, \d, \d, \d\)\) returned {bad}; a search needs finite"):
+        search.random_search(ToySpace(4), broken, budget=81) if name == "random_search" else \
+            getattr(search, name)(ToySpace(4), broken)
+
+
+def test_a_nan_cost_is_an_error_naming_the_arch():
+    with pytest.raises(ValueError, match=r"cost\(\(\d, \d, \d, \d\)\) returned nan"):
+        search.evolution(ToySpace(4), fitness, cost=lambda arch: float("nan"), max_cost=3)
+
+
+@dataclass(frozen=True)
+class BrokenSpace(ToySpace):
+    """A space whose sample() gives archs outside it."""
+
+    bad: tuple = (0, 0, 0, 3)
+
+    def sample(self, rng):
+        return self.bad
+
+
+@pytest.mark.parametrize("bad, message", [
+    ((0, 0, 0, 3), r"space.sample gave arch \(0, 0, 0, 3\), outside the space: layer 3 has choices 0..2, not 3"),
+    ((0, 0, 0), r"space.sample gave arch \(0, 0, 0\) with 3 choices; the space has 4 layers"),
+    ((0, 0, 0.5, 1), r"space.sample gave \(0, 0, 0.5, 1\), which is not an arch: .* integer choices"),
+    ((0, -1, 0, 0), r"layer 1 has choices 0..2, not -1"),
+])
+def test_an_arch_outside_the_space_is_rejected(bad, message):
+    with pytest.raises(ValueError, match=message):
+        search.random_search(BrokenSpace(bad=bad), fitness, budget=5)
+
+
+def test_a_mutation_outside_the_space_is_rejected():
+    @dataclass(frozen=True)
+    class Lying(ToySpace):  # says 3 candidates per layer, but samples choice 4 now and then
+        def sample(self, rng):
+            return tuple(rng.randrange(3) for _ in range(self.num_layers))
+
+    assert search.check_arch(Lying(), (0, 1, 2, 0)) == (0, 1, 2, 0)
+    with pytest.raises(ValueError, match=r"a mutation gave arch \(4, 0, 0, 0\), outside the space"):
+        search.check_arch(Lying(), (4, 0, 0, 0), "a mutation")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(mutations=-1), "mutations must be at least 0, got -1"),
+    (dict(crossovers=2.5), "crossovers must be a whole number, got 2.5"),
+    (dict(population=10.0), "population must be a whole number, got 10.0"),
+    (dict(generations=-3), "generations must be at least 1, got -3"),
+    (dict(top_k=True), "top_k must be a whole number, got True"),
+    (dict(max_evaluations=0), "max_evaluations must be at least 1, got 0"),
+    (dict(max_tries=-1), "max_tries must be at least 1"),
+    (dict(cost=cost, max_cost=float("nan")), "max_cost must be a finite number"),
+])
+def test_bad_counts_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        search.evolution(ToySpace(4), fitness, **kwargs)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: search.random_search(ToySpace(4), fitness, budget=-5), "budget must be at least 1, got -5"),
+    (lambda: search.regularized_evolution(ToySpace(4), fitness, sample_size=0), "sample_size must be at least 1"),
+    (lambda: search.regularized_evolution(ToySpace(4), fitness, cycles=3.0), "cycles must be a whole number"),
+])
+def test_bad_counts_of_the_other_searches_are_rejected(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_no_feasible_arch_message_formats_whatever_the_costs():
+    with pytest.raises(ValueError, match=r"no arch with cost <= 0.5 found in 10 tries; the cheapest arch seen costs 1"):
+        search.random_search(ToySpace(4), fitness, cost=lambda arch: 1.0, max_cost=0.5, max_tries=10)
+    with pytest.raises(ValueError, match=r"no arch with cost <= 1e\+06 found in 7 tries; the cheapest arch seen costs 2e\+06"):
+        search.evolution(ToySpace(4), fitness, cost=lambda arch: 2e6, max_cost=1e6, max_tries=7)
+
+
+def test_regularized_evolution_with_too_few_cycles_warns_that_it_is_random_search():
+    with pytest.warns(UserWarning, match="cycles=50 <= population=50: .* this is random search"):
+        search.regularized_evolution(ToySpace(6), fitness, cycles=50)
+
+
+def test_the_search_loop_does_constant_work_per_evaluation(monkeypatch):
+    """The progress bar's 'best' is kept as it goes, never recomputed over all fitnesses (quadratic)."""
+    calls = []
+    original = max
+
+    def counting_max(*args, **kwargs):
+        calls.append(len(args[0]) if len(args) == 1 and hasattr(args[0], "__len__") else len(args))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr("builtins.max", counting_max)
+    result = search.random_search(ToySpace(6), fitness, budget=300, seed=0)
+    assert result.num_evaluations == 300
+    assert sum(calls) < 300 * 3  # no max() over the whole archive per evaluation (that would be ~45,000)
+    assert result.best_fitness == original(e.fitness for e in result.history)

@@ -134,8 +134,8 @@ def test_evolution_playground_rejects_an_empty_budget_range(space, macs):
         widgets.EvolutionPlayground(space, lambda a: 0.0, macs.cost, (1.0, 1.0))
 
 
-def test_evolution_playground_on_nas_bench_macro(nas_bench_macro_path):
-    playground = widgets.EvolutionPlayground.from_benchmark(NASBenchMacro(nas_bench_macro_path))
+def test_evolution_playground_on_nas_bench_macro():
+    playground = widgets.EvolutionPlayground.from_benchmark(NASBenchMacro())
     first = playground.result
     assert first is not None  # a benchmark runs at once, so the static figure shows a search
     playground.population.value = 10
