@@ -23,46 +23,69 @@ import numpy as np
 from scipy import stats
 
 
-def _check_pair(a: Sequence[float], b: Sequence[float]) -> None:
+def scores(values: Sequence[float], name: str = "scores") -> np.ndarray:
+    """``values`` as a 1-D float array, or a clear error: no dicts, no 2-D input, no NaN or infinity."""
+    if isinstance(values, dict):
+        raise ValueError(f"{name} is a dict; pass a list of scores in a fixed arch order, e.g. "
+                         f"[d[a] for a in archs] for both scorings")
+    array = np.asarray(values, dtype=float)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one score per arch (1-D), got shape {array.shape}")
+    bad = np.flatnonzero(~np.isfinite(array))
+    if len(bad):
+        raise ValueError(f"{name} holds {len(bad)} NaN or infinite value(s), first at index {bad[0]}; "
+                         f"a ranking needs a finite score for every arch")
+    return array
+
+
+def _check_pair(a: Sequence[float], b: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    a, b = scores(a, "the first scores"), scores(b, "the second scores")
     if len(a) != len(b):
         raise ValueError(f"the two score lists must score the same archs, in the same order; got {len(a)} and {len(b)} scores")
     if len(a) < 2:
         raise ValueError(f"a ranking needs at least 2 scores, got {len(a)}")
+    return a, b
 
 
 def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
     """Kendall's tau-b between two scorings of the same archs (nan if one is constant)."""
-    _check_pair(a, b)
+    a, b = _check_pair(a, b)
     return float(stats.kendalltau(a, b).statistic)
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     """Spearman's rank correlation between two scorings of the same archs (nan if one is constant)."""
-    _check_pair(a, b)
+    a, b = _check_pair(a, b)
     return float(stats.spearmanr(a, b).statistic)
 
 
-def _top_k(scores: Sequence[float], k: int) -> set[int]:
-    """Indices of the k highest scores; among equal scores, the earlier index wins."""
-    return set(sorted(range(len(scores)), key=lambda i: -scores[i])[:k])
+def top_k(values: Sequence[float], k: int) -> set[int]:
+    """Indices of the k highest values; among equal values the earlier index wins (deterministic)."""
+    return set(np.argsort(-np.asarray(values, dtype=float), kind="stable")[:k].tolist())
 
 
 def top_k_overlap(scores_a: Sequence[float], scores_b: Sequence[float], k: int) -> float:
-    """The fraction of the k best archs by ``scores_a`` that are also among the k best by ``scores_b``."""
-    _check_pair(scores_a, scores_b)
-    if not 1 <= k <= len(scores_a):
-        raise ValueError(f"k must be between 1 and the number of scores ({len(scores_a)}), got {k}")
-    return len(_top_k(scores_a, k) & _top_k(scores_b, k)) / k
+    """The fraction of the k best archs by ``scores_a`` that are also among the k best by ``scores_b``.
+
+    Ties at the k-th place are broken by position: among equal scores the arch listed first
+    counts as better, so the answer is deterministic but depends on the order of the archs
+    when a tie straddles the cut. Pass both lists in one fixed order (e.g. ``truth.archs()``).
+    """
+    scores_a, scores_b = _check_pair(scores_a, scores_b)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= len(scores_a):
+        raise ValueError(f"k must be a whole number between 1 and the number of scores ({len(scores_a)}), got {k!r}")
+    return len(top_k(scores_a, k) & top_k(scores_b, k)) / k
 
 
 def regret(found_fitness: float, best_fitness: float) -> float:
     """``best_fitness - found_fitness``: how far a search's answer is from the true best (>= 0)."""
+    found_fitness, best_fitness = scores([found_fitness, best_fitness], "the two fitnesses")
     if found_fitness > best_fitness:
         raise ValueError(
             f"found fitness {found_fitness} is above the best fitness {best_fitness}; "
             "pass the found fitness first and the true best second"
         )
-    return best_fitness - found_fitness
+    return float(best_fitness - found_fitness)
 
 
 def seed_to_seed_tau(accs: Sequence[Sequence[float]], top_fraction: Optional[float] = None) -> float:
@@ -74,6 +97,8 @@ def seed_to_seed_tau(accs: Sequence[Sequence[float]], top_fraction: Optional[flo
     accs = np.asarray(accs, dtype=float)
     if accs.ndim != 2 or accs.shape[1] < 2:
         raise ValueError(f"accs needs one row per arch and at least 2 seed columns, got shape {accs.shape}")
+    if not np.isfinite(accs).all():
+        raise ValueError("accs holds NaN or infinite values; every arch needs a finite accuracy for every seed")
     if top_fraction is not None:
         if not 0 < top_fraction <= 1:
             raise ValueError(f"top_fraction must be in (0, 1], got {top_fraction}")

@@ -35,6 +35,15 @@ def test_top_k_overlap():
     assert metrics.top_k_overlap(proxy, truth, k=4) == 1.0
 
 
+def test_top_k_overlap_breaks_ties_by_position_deterministically():
+    proxy = [5, 5, 5, 1]  # a three-way tie for the top: the first listed wins
+    truth = [1, 2, 9, 8]  # top-1: arch 2
+    assert metrics.top_k(proxy, 1) == {0} and metrics.top_k(proxy, 2) == {0, 1}
+    assert metrics.top_k_overlap(proxy, truth, k=1) == 0.0
+    assert metrics.top_k_overlap(proxy, truth, k=3) == pytest.approx(2 / 3)  # {0, 1, 2} vs {2, 3, 1}
+    assert metrics.top_k(proxy[::-1], 1) == {1}  # listed in reverse, another of the tied archs comes first
+
+
 def test_regret():
     assert metrics.regret(90.5, 93.0) == 2.5
     assert metrics.regret(93.0, 93.0) == 0.0
@@ -45,7 +54,15 @@ def test_regret():
 @pytest.mark.parametrize("call, message", [
     (lambda: metrics.kendall_tau([1, 2, 3], [1, 2]), "got 3 and 2 scores"),
     (lambda: metrics.spearman([1], [1]), "at least 2 scores"),
-    (lambda: metrics.top_k_overlap([1, 2], [2, 1], k=3), "k must be between 1 and the number of scores"),
+    (lambda: metrics.top_k_overlap([1, 2], [2, 1], k=3), "k must be a whole number between 1 and the number of"),
+    (lambda: metrics.top_k_overlap([1, 2], [2, 1], k=1.5), r"k must be a whole number .* got 1\.5"),
+    (lambda: metrics.kendall_tau([1, float("nan"), 3], [1, 2, 3]), "the first scores holds 1 NaN or infinite value"),
+    (lambda: metrics.spearman([1, 2, 3], [1, 2, float("inf")]), "the second scores holds 1 NaN .* at index 2"),
+    (lambda: metrics.kendall_tau({"0000": 1, "0001": 2}, [1, 2]), "is a dict; pass a list of scores in a fixed"),
+    (lambda: metrics.kendall_tau([[1, 2], [3, 4]], [1, 2]), r"one score per arch \(1-D\), got shape \(2, 2\)"),
+    (lambda: metrics.top_k_overlap([1, 2, 3], [1, 2], k=1), "got 3 and 2 scores"),
+    (lambda: metrics.regret(float("nan"), 93.0), "the two fitnesses holds 1 NaN"),
+    (lambda: metrics.seed_to_seed_tau([[1, 2], [3, float("nan")]]), "NaN or infinite values"),
 ])
 def test_bad_inputs_are_explained(call, message):
     with pytest.raises(ValueError, match=message):
