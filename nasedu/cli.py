@@ -10,7 +10,8 @@ Every training or search command writes a *run directory*::
       arch.json       the final architecture, per-layer ops and costs (``nasedu train --arch-file``)
 
 Options come from typed dataclass configs: their defaults, then a JSON/YAML file given with
-``--config``, then command-line flags.
+``--config``, then command-line flags. Per-epoch numbers are measured on the validation split;
+``nasedu train`` touches the test split once, after the last epoch.
 """
 
 from __future__ import annotations
@@ -21,41 +22,44 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
-
-import torch
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from nasedu import config as cfg
-from nasedu import bench, data, distributed, dnas, export, hardware, search, spaces, spos
-from nasedu.training import TrainConfig, train_standalone
+from nasedu.config import option
+
+if TYPE_CHECKING:
+    from nasedu import data, hardware, spaces
+
+# torch and the modules that need it are imported inside the commands, so that `nasedu --help`
+# answers at once; `nasedu COMMAND --help` imports what that command's options come from.
 
 
 @dataclass(frozen=True)
 class DataConfig:
     """Which space and which data a run uses."""
 
-    space: str = "teaching"  # search space: teaching, nas-bench-macro or mobile
-    dataset: str = "fashion-mnist"  # fashion-mnist, digits, cifar10 or synthetic (generated images)
-    root: Optional[str] = None  # folder holding the dataset files (default: the usual places)
-    download: bool = False  # let torchvision download a dataset that is not found locally
-    train_size: Optional[int] = None  # training images (default: all that are left after validation)
-    val_size: int = 5000  # validation images, carved from the training set
-    data_seed: int = 0  # which images go to which split
+    space: str = option("teaching", "search space: teaching, nas-bench-macro or mobile")
+    dataset: str = option("fashion-mnist", "fashion-mnist, digits, cifar10 or synthetic (generated images)")
+    root: Optional[str] = option(None, "folder holding the dataset files (default: the usual places)")
+    download: bool = option(False, "let torchvision download a dataset that is not found locally")
+    train_size: Optional[int] = option(None, "training images (default: all that are left after validation)")
+    val_size: int = option(5000, "validation images, carved from the training set")
+    data_seed: int = option(0, "which images go to which split")
 
 
 @dataclass(frozen=True)
 class SearchConfig:
     """How a trained supernet or a tabular benchmark is searched."""
 
-    strategy: str = "evolution"  # evolution, regularized-evolution or random
-    metric: str = "macs"  # cost: params, macs or latency_ms (supernet); flops or params (benchmark)
-    max_cost: Optional[float] = None  # hardware budget: only archs costing at most this are evaluated
-    population: int = 50  # archs per generation (evolution, regularized evolution)
-    generations: int = 20  # generations of evolution
-    max_evaluations: Optional[int] = None  # stop after this many distinct archs (random search: default 400)
-    recalibrate: bool = True  # re-estimate BatchNorm statistics of each path before scoring it
-    calib_batches: int = 10  # training batches used for the recalibration
-    seed: int = 0  # seed of the search
+    strategy: str = option("evolution", "evolution, regularized-evolution or random")
+    metric: str = option("macs", "cost: params, macs or latency_ms (supernet); flops or params (benchmark)")
+    max_cost: Optional[float] = option(None, "hardware budget: only archs costing at most this are evaluated")
+    population: int = option(50, "archs per generation (evolution, regularized evolution)")
+    generations: int = option(20, "generations of evolution")
+    max_evaluations: Optional[int] = option(None, "stop after this many distinct archs (random search: default 400)")
+    recalibrate: bool = option(True, "re-estimate BatchNorm statistics of each path before scoring it")
+    calib_batches: int = option(10, "training batches used for the recalibration")
+    seed: int = option(0, "seed of the search")
 
 
 # -- run directories ------------------------------------------------------------------------------
@@ -69,6 +73,8 @@ class Run:
 
     def log(self, line: str) -> None:
         """Print ``line`` and append it to log.txt."""
+        from nasedu import distributed
+
         if not distributed.is_main():
             return
         print(line, flush=True)
@@ -76,9 +82,12 @@ class Run:
             f.write(line + "\n")
 
     def write_json(self, name: str, value) -> None:
-        """Write ``value`` to ``name`` in the run directory."""
+        """Write ``value`` to ``name`` in the run directory, atomically (a crash never leaves half a file)."""
+        from nasedu import checkpoint, distributed
+
         if distributed.is_main():
-            (self.path / name).write_text(json.dumps(value, indent=1, default=str))
+            text = json.dumps(value, indent=1, default=str)
+            checkpoint.atomic_write(self.path / name, lambda f: f.write(text), mode="w")
 
     def saved_config(self) -> dict:
         """The config.json of an earlier run here, or {}."""
@@ -88,12 +97,18 @@ class Run:
 
 def device_report(device: str, settings: dict) -> str:
     """One line naming the device and the speed settings in use."""
+    import torch
+
+    from nasedu import hardware
+
     on = [name for name, value in settings.items() if value is True]
     return f"device: {hardware.device_description(torch.device(device))}; settings: {', '.join(on) or 'plain fp32'}"
 
 
-def load_splits(data_config: DataConfig, space: spaces.SearchSpace) -> data.Splits:
+def load_splits(data_config: DataConfig, space: "spaces.SearchSpace") -> "data.Splits":
     """The dataset a run asks for; synthetic data takes the space's input shape."""
+    from nasedu import data
+
     if data_config.dataset == "synthetic":
         return data.synthetic(space.input_shape, space.num_classes, train_size=data_config.train_size or 4096,
                               val_size=data_config.val_size, seed=data_config.data_seed)
@@ -119,6 +134,8 @@ def resolve(args: argparse.Namespace, classes: list[type], run: Optional[Run] = 
 
 def cmd_spaces(args: argparse.Namespace) -> None:
     """List the built-in search spaces."""
+    from nasedu import spaces
+
     for name in spaces.names():
         space = spaces.get(name)
         print(f"{name:16s} {space.num_layers:2d} layers  {space.num_archs:>16,d} archs  "
@@ -127,14 +144,17 @@ def cmd_spaces(args: argparse.Namespace) -> None:
 
 def cmd_show(args: argparse.Namespace) -> None:
     """Describe one architecture: readable form and its costs."""
-    space = spaces.get(args.space)
-    record = export.arch_record(space, args.arch)
+    from nasedu import export, spaces
+
+    record = export.arch_record(spaces.get(args.space), args.arch)
     print(f"arch      {record['arch']}  ({record['readable']})")
     print(f"params    {record['params']:,.0f}\nmacs      {record['macs']:,.0f}")
 
 
 def cmd_lut(args: argparse.Namespace) -> None:
     """Build a lookup table on this device and save it as JSON."""
+    from nasedu import hardware, spaces
+
     space = spaces.get(args.space)
     table = hardware.lookup_table(space, args.metric, device=args.device, batch_size=args.batch_size)
     table.save(args.out)
@@ -144,6 +164,9 @@ def cmd_lut(args: argparse.Namespace) -> None:
 
 def cmd_spos(args: argparse.Namespace) -> None:
     """Train a supernet with single-path uniform (or budget/fair) sampling."""
+    from nasedu import hardware, spaces, spos
+    from nasedu.supernet import Supernet
+
     run = Run(args.run_dir)
     data_config, spos_config = resolve(args, [DataConfig, spos.SPOSConfig], run)
     run.write_json("config.json", {**dataclasses.asdict(data_config), **dataclasses.asdict(spos_config)})
@@ -152,21 +175,22 @@ def cmd_spos(args: argparse.Namespace) -> None:
                                                "cudnn_benchmark": spos_config.cudnn_benchmark}))
     splits = load_splits(data_config, space)
     cost = hardware.lookup_table(space, "macs").cost if spos_config.sampler == "budget" else None
-    from nasedu.supernet import Supernet
-
-    trainer = spos.SPOSTrainer(Supernet(space), splits, spos_config, cost=cost,
+    trainer = spos.SPOSTrainer(Supernet(space, seed=spos_config.seed), splits, spos_config, cost=cost,
                                checkpoint_path=run.path / "checkpoint.pt")
     if args.resume and trainer.checkpoint_path.exists():
         run.log(f"resuming from {trainer.checkpoint_path}")
     done_before = len(trainer.history)
     history = trainer.fit(resume=args.resume)
     for record in history[done_before:]:
-        run.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+        run.log(format_record(record))
     run.write_json("history.json", history)
 
 
 def cmd_dnas(args: argparse.Namespace) -> None:
     """Search with differentiable NAS: alpha and the supernet's weights, trained in turn."""
+    from nasedu import distributed, dnas, export, spaces
+    from nasedu.supernet import Supernet
+
     run = Run(args.run_dir)
     base = dnas.PRESETS[args.method] if args.method else {}
     data_config, dnas_config = resolve(args, [DataConfig, dnas.DNASConfig], run, base)
@@ -176,16 +200,14 @@ def cmd_dnas(args: argparse.Namespace) -> None:
     run.log(device_report(dnas_config.device, {"channels_last": dnas_config.channels_last}))
     device = distributed.init(dnas_config.device)
     table = shared_table(run, space, args.metric, device)
-    from nasedu.supernet import Supernet
-
-    trainer = dnas.DNASTrainer(Supernet(space), load_splits(data_config, space), dnas_config, table=table,
-                               checkpoint_path=run.path / "checkpoint.pt")
+    trainer = dnas.DNASTrainer(Supernet(space, seed=dnas_config.seed), load_splits(data_config, space), dnas_config,
+                               table=table, checkpoint_path=run.path / "checkpoint.pt")
     if args.resume and trainer.checkpoint_path.exists():
         run.log(f"resuming from {trainer.checkpoint_path}")
     done_before = len(trainer.log)
     history = trainer.fit(resume=args.resume)
     for record in trainer.log[done_before:]:
-        run.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+        run.log(format_record(record))
     derived = trainer.derive()
     if not distributed.is_main():
         return
@@ -196,8 +218,12 @@ def cmd_dnas(args: argparse.Namespace) -> None:
             f"-> {run.path / 'arch.json'}")
 
 
-def shared_table(run: Run, space: spaces.SearchSpace, metric: str, device: torch.device) -> hardware.LookupTable:
+def shared_table(run: Run, space: "spaces.SearchSpace", metric: str, device) -> "hardware.LookupTable":
     """The lookup table of ``metric``; under torchrun rank 0 measures latency and every rank reads its table."""
+    import torch
+
+    from nasedu import distributed, hardware
+
     if metric != "latency_ms" or distributed.world_size() == 1:
         return hardware.lookup_table(space, metric, device=device)
     path = run.path / "latency_table.json"
@@ -209,11 +235,15 @@ def shared_table(run: Run, space: spaces.SearchSpace, metric: str, device: torch
 
 def cmd_bench(args: argparse.Namespace) -> None:
     """Print the benchmark table: ratios measured in one run on this machine."""
+    from nasedu import bench
+
     bench.run(args.space, args.batch_size, args.device)
 
 
 def cmd_search(args: argparse.Namespace) -> None:
     """Search a trained supernet (``--run-dir`` of ``nasedu spos``) or a tabular benchmark."""
+    from nasedu import export, search
+
     run = Run(args.run_dir)
     (search_config,) = resolve(args, [SearchConfig])
     if args.benchmark:
@@ -224,15 +254,14 @@ def cmd_search(args: argparse.Namespace) -> None:
         metric = search_config.metric if search_config.metric in ("flops", "params") else "flops"
         cost = lambda arch: bench.cost(arch, metric)  # noqa: E731
     else:
-        saved = run.saved_config()
+        from nasedu import checkpoint, hardware, spaces, spos
+        from nasedu.supernet import Supernet
+
         if not (run.path / "checkpoint.pt").exists():
             raise FileNotFoundError(f"{run.path} holds no checkpoint.pt: train a supernet there first "
                                     f"(nasedu spos --run-dir {run.path}) or pass --benchmark nas-bench-macro")
-        data_config = cfg.build(DataConfig, saved)
+        data_config = cfg.build(DataConfig, run.saved_config())
         space = spaces.get(data_config.space)
-        from nasedu.supernet import Supernet
-        from nasedu import checkpoint
-
         supernet = Supernet(space)
         supernet.load_state_dict(checkpoint.load(run.path / "checkpoint.pt")["supernet"])
         fitness = spos.InheritedEvaluator(supernet, load_splits(data_config, space),
@@ -263,13 +292,19 @@ def cmd_search(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     """Write an arch of a space to a JSON file."""
-    space = spaces.get(args.space)
-    record = export.save_arch(args.out, space, args.arch)
+    from nasedu import export, spaces
+
+    record = export.save_arch(args.out, spaces.get(args.space), args.arch)
     print(f"wrote {record['readable']} ({record['params']:,.0f} params, {record['macs']:,.0f} MACs) to {args.out}")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    """Train one arch from scratch (from --arch-file, or --space and --arch)."""
+    """Train one arch from scratch (from --arch-file, or --space and --arch): validation accuracy after
+    every epoch, test accuracy once at the end."""
+    from nasedu import checkpoint, export, spaces
+    from nasedu.data import Batches
+    from nasedu.training import TrainConfig, evaluate, train_standalone
+
     run = Run(args.run_dir)
     data_config, train_config = resolve(args, [DataConfig, TrainConfig])
     if args.arch_file:
@@ -284,88 +319,147 @@ def cmd_train(args: argparse.Namespace) -> None:
                                    "arch": space.encode(arch)})
     run.log(device_report(train_config.device, {"channels_last": train_config.channels_last}))
     splits = load_splits(data_config, space)
-    model, history = train_standalone(lambda: space.build(arch), splits.train, splits.test, train_config)
+    model, history = train_standalone(lambda: space.build(arch), splits.train, splits.val, train_config)
     for record in history:
-        run.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+        run.log(format_record(record))
+    test = Batches(*splits.test, 512, shuffle=False, device=train_config.device,
+                   channels_last=train_config.channels_last)
+    test_loss, test_acc = evaluate(model, test)  # the only time the test split is used
     run.write_json("history.json", history)
-    export.save_arch(run.path / "arch.json", space, arch, test_acc=history[-1]["eval_acc"])
-    torch.save(model.state_dict(), run.path / "model.pt")
-    run.log(f"{space.readable(arch)}: test accuracy {history[-1]['eval_acc']:.2f}% after "
-            f"{train_config.epochs} epochs -> {run.path / 'model.pt'}")
+    export.save_arch(run.path / "arch.json", space, arch, val_acc=history[-1]["eval_acc"], test_acc=test_acc)
+    checkpoint.save(model.state_dict(), run.path / "model.pt")
+    run.log(f"{space.readable(arch)}: validation accuracy {history[-1]['eval_acc']:.2f}%, test accuracy "
+            f"{test_acc:.2f}% (loss {test_loss:.3f}) after {train_config.epochs} epochs -> {run.path / 'model.pt'}")
+
+
+def format_record(record: dict) -> str:
+    """One log line: ``key=value`` pairs, floats with 4 significant digits."""
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
 
 
 # -- the parser ----------------------------------------------------------------------------------------
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with one subcommand per task."""
-    parser = argparse.ArgumentParser(prog="nasedu", description="One-shot neural architecture search, for learning.",
-                                     epilog="`nasedu COMMAND --help` explains each command's options.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _space_arch(p: argparse.ArgumentParser) -> None:
+    from nasedu import spaces
 
-    def command(name: str, func, text: str, run_dir: bool = False, config: bool = False) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=text, description=text)
-        p.set_defaults(func=func)
-        if run_dir:
-            p.add_argument("--run-dir", type=Path, required=True, help="directory for the config, log and results")
-        if config:
-            p.add_argument("--config", type=Path, help="JSON or YAML file of options (flags override it)")
-        return p
-
-    command("spaces", cmd_spaces, "list the built-in search spaces")
-
-    p = command("show", cmd_show, "describe an architecture of a space: its ops, params and MACs")
     p.add_argument("space", help=f"one of {spaces.names()}")
     p.add_argument("arch", help="digits like 0123 or op names like skip-k3e1-k5e3-conv3")
 
-    p = command("lut", cmd_lut, "build a params/macs/latency lookup table on this device and save it as JSON")
+
+def _lut_options(p: argparse.ArgumentParser) -> None:
+    from nasedu import hardware, spaces
+
     p.add_argument("space", help=f"one of {spaces.names()}")
     p.add_argument("--metric", choices=hardware.METRICS, default="latency_ms", help="what to tabulate")
     p.add_argument("--device", default="cpu", help="device to measure latency on, e.g. cpu or cuda")
     p.add_argument("--batch-size", type=int, default=1, help="batch size of the latency measurement")
     p.add_argument("--out", default="lut.json", help="where to write the table")
 
-    p = command("spos", cmd_spos, "train a supernet by single-path one-shot sampling (SPOS)", run_dir=True,
-                config=True)
+
+def _spos_options(p: argparse.ArgumentParser) -> None:
+    from nasedu import spos
+
     p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
     cfg.add_arguments(p, DataConfig)
     cfg.add_arguments(p, spos.SPOSConfig)
 
-    p = command("search", cmd_search, "search a trained supernet (--run-dir of `nasedu spos`) or a benchmark",
-                run_dir=True, config=True)
+
+def _search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--benchmark", choices=["nas-bench-macro"], help="search the tabular benchmark instead")
-    p.add_argument("--benchmark-path", help="the NAS-Bench-Macro JSON or its folder (default: cache or download)")
+    p.add_argument("--benchmark-path", help="another NAS-Bench-Macro JSON or its folder "
+                                            "(default: the copy shipped with nasedu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     cfg.add_arguments(p, SearchConfig)
 
-    p = command("dnas", cmd_dnas, "search by differentiable NAS (DARTS, FBNet, GDAS, ProxylessNAS)", run_dir=True,
-                config=True)
+
+def _dnas_options(p: argparse.ArgumentParser) -> None:
+    from nasedu import dnas, hardware
+
     p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
     p.add_argument("--method", choices=list(dnas.PRESETS), help="start from this method's settings")
     p.add_argument("--metric", choices=hardware.METRICS, default="macs", help="cost of the hardware loss")
     cfg.add_arguments(p, DataConfig)
     cfg.add_arguments(p, dnas.DNASConfig)
 
-    p = command("bench", cmd_bench, "print ratios measured in one run: supernet vs stand-alone steps, memory, speed")
+
+def _bench_options(p: argparse.ArgumentParser) -> None:
+    from nasedu import spaces
+
     p.add_argument("--space", default="teaching", choices=spaces.names(), help="the space to measure")
     p.add_argument("--batch-size", type=int, default=128, help="images per step")
     p.add_argument("--device", nargs="*", default=None, help="devices (default: cpu, and cuda when present)")
 
-    p = command("export", cmd_export, "write an arch of a space to a JSON file (per-layer ops and costs)")
-    p.add_argument("space", help=f"one of {spaces.names()}")
-    p.add_argument("arch", help="digits like 0123 or op names like skip-k3e1-k5e3-conv3")
+
+def _export_options(p: argparse.ArgumentParser) -> None:
+    _space_arch(p)
     p.add_argument("--out", default="arch.json", help="where to write it")
 
-    p = command("train", cmd_train, "train one architecture from scratch", run_dir=True, config=True)
+
+def _train_options(p: argparse.ArgumentParser) -> None:
+    from nasedu.training import TrainConfig
+
     p.add_argument("--arch-file", help="an arch.json written by search, dnas or export")
     p.add_argument("--arch", help="the arch to train, with --space")
     cfg.add_arguments(p, DataConfig)
     cfg.add_arguments(p, TrainConfig)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: what it does, its function, how its options are added, and its common flags."""
+
+    run: Callable[[argparse.Namespace], None]  # does the work
+    text: str  # one line for --help
+    options: Optional[Callable[[argparse.ArgumentParser], None]] = None  # adds its options (may import torch)
+    run_dir: bool = False  # takes --run-dir
+    config: bool = False  # takes --config
+
+
+COMMANDS = {
+    "spaces": Command(cmd_spaces, "list the built-in search spaces"),
+    "show": Command(cmd_show, "describe an architecture of a space: its ops, params and MACs", _space_arch),
+    "lut": Command(cmd_lut, "build a params/macs/latency lookup table on this device and save it as JSON",
+                   _lut_options),
+    "spos": Command(cmd_spos, "train a supernet by single-path one-shot sampling (SPOS)", _spos_options, True, True),
+    "search": Command(cmd_search, "search a trained supernet (--run-dir of `nasedu spos`) or a benchmark",
+                      _search_options, True, True),
+    "dnas": Command(cmd_dnas, "search by differentiable NAS (DARTS, FBNet, GDAS, ProxylessNAS)", _dnas_options,
+                    True, True),
+    "bench": Command(cmd_bench, "print ratios measured in one run: supernet vs stand-alone steps, memory, speed",
+                     _bench_options),
+    "export": Command(cmd_export, "write an arch of a space to a JSON file (per-layer ops and costs)",
+                      _export_options),
+    "train": Command(cmd_train, "train one architecture from scratch", _train_options, True, True),
+}
+
+
+def build_parser(only: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
+    """The argument parser with one subcommand per task.
+
+    Only the commands in ``only`` (default: all) get their options, so that ``nasedu --help``
+    and a command's own parsing import no more than they need.
+    """
+    parser = argparse.ArgumentParser(prog="nasedu", description="One-shot neural architecture search, for learning.",
+                                     epilog="`nasedu COMMAND --help` explains each command's options.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        p = sub.add_parser(name, help=command.text, description=command.text)
+        p.set_defaults(func=command.run)
+        if only is not None and name not in only:
+            continue
+        if command.run_dir:
+            p.add_argument("--run-dir", type=Path, required=True, help="directory for the config, log and results")
+        if command.config:
+            p.add_argument("--config", type=Path, help="JSON or YAML file of options (flags override it)")
+        if command.options:
+            command.options(p)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``nasedu`` console script."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=[a for a in argv if a in COMMANDS][:1])  # the first command word names the command
     args = parser.parse_args(argv)
     try:
         args.func(args)
@@ -373,7 +467,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         message = error.args[0] if error.args else str(error)
         parser.exit(2, f"nasedu {args.command}: error: {message}\n")
     finally:
-        distributed.cleanup()
+        if "nasedu.distributed" in sys.modules:
+            sys.modules["nasedu.distributed"].cleanup()
     return 0
 
 

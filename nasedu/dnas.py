@@ -27,7 +27,7 @@ expected cost and losses that the plots read.
     >>> space = nd.spaces.get("teaching")
     >>> splits = nd.data.load("digits", val_size=300)
     >>> config = dnas.DNASConfig(epochs=2, hardware_loss="additive", hardware_weight=1.0, progress=False)
-    >>> trainer = dnas.DNASTrainer(nd.Supernet(space), splits, config)
+    >>> trainer = dnas.DNASTrainer(nd.Supernet(space, seed=config.seed), splits, config)
     >>> history = trainer.fit()
     >>> trainer.derive().readable            # e.g. 'k3e1-skip-k3e1-skip'
 
@@ -50,6 +50,7 @@ import torch
 from torch import nn
 
 from nasedu import checkpoint, distributed, hardware, ops
+from nasedu.config import option
 from nasedu.data import Batches, Splits
 from nasedu.hardware import LookupTable
 from nasedu.progress import progress_bar
@@ -415,36 +416,38 @@ def derive(alpha: torch.Tensor, space: SearchSpace, table: LookupTable) -> Deriv
 class DNASConfig:
     """How DNAS runs; the defaults are DARTS's, except the epochs and batch size of a small CPU run."""
 
-    epochs: int = 10  # passes over the training split, warm-up included
-    warmup_epochs: int = 0  # the first epochs train the weights only; alpha stays put
-    batch_size: int = 64  # images per weight step and per alpha step
-    lr: float = 0.025  # SGD learning rate of the weights, cosine-decayed to lr_min over all steps
-    lr_min: float = 0.001  # the learning rate at the end
-    momentum: float = 0.9  # SGD momentum
-    weight_decay: float = 3e-4  # on conv/linear weights only (none on BN and biases)
-    grad_clip: float = 5.0  # largest gradient norm of the weights; 0 turns clipping off
-    alpha_lr: float = 3e-4  # Adam learning rate of alpha
-    alpha_betas: tuple[float, float] = (0.5, 0.999)  # Adam betas of alpha
-    alpha_weight_decay: float = 1e-3  # L2 pull of alpha toward 0 (uniform)
-    relaxation: str = "softmax"  # "softmax" (DARTS), "gumbel" (FBNet), "hard_gumbel" (GDAS) or "binary" (Proxyless)
-    paths: int = 1  # "binary": candidates run per layer and step (1: memory of one path)
-    temperature: float = 5.0  # Gumbel-softmax tau at the first search epoch
-    temperature_schedule: str = "exponential"  # "constant", "exponential" (FBNet) or "linear" (GDAS)
-    temperature_decay: float = 0.045  # exponential: tau = temperature * exp(-decay * search_epoch)
-    temperature_end: float = 0.1  # linear: tau at the last epoch
-    hardware_loss: str = "additive"  # "additive" (ProxylessNAS), "multiplicative" (FBNet) or "hinge" (budget)
-    hardware_weight: float = 0.0  # lambda of the additive and hinge losses; 0 with "additive" is plain DARTS
-    fbnet_a: float = 0.2  # multiplicative: overall scale a
-    fbnet_b: float = 0.6  # multiplicative: exponent b
-    budget: Optional[float] = None  # hinge: target cost in the table's units
-    reference: Optional[float] = None  # the cost that counts as 1 (as 25 units in FBNet's log); None: the mean cost
-    second_order: bool = False  # DARTS's unrolled alpha gradient (softmax only; 3 more passes per step)
-    record_every: int = 10  # steps between rows of the history
-    collapse_threshold: float = 0.5  # warn when skips hold more than this in half the layers
-    seed: int = 0  # seeds the batch order and the relaxation's samples
-    device: str = "cpu"  # "cpu" or "cuda" (under torchrun each rank takes cuda:LOCAL_RANK)
-    channels_last: bool = True  # NHWC memory: 2-2.5x faster convs on CPU
-    progress: bool = True  # tqdm progress bars
+    epochs: int = option(10, "passes over the training split, warm-up included")
+    warmup_epochs: int = option(0, "the first epochs train the weights only; alpha stays put")
+    batch_size: int = option(64, "images per weight step and per alpha step")
+    lr: float = option(0.025, "SGD learning rate of the weights, cosine-decayed to lr_min over all steps")
+    lr_min: float = option(0.001, "the learning rate at the end")
+    momentum: float = option(0.9, "SGD momentum")
+    weight_decay: float = option(3e-4, "on conv/linear weights only (none on BN and biases)")
+    grad_clip: float = option(5.0, "largest gradient norm of the weights; 0 turns clipping off")
+    alpha_lr: float = option(3e-4, "Adam learning rate of alpha")
+    alpha_betas: tuple[float, float] = option((0.5, 0.999), "Adam betas of alpha")
+    alpha_weight_decay: float = option(1e-3, "L2 pull of alpha toward 0 (uniform)")
+    relaxation: str = option(
+        "softmax", "'softmax' (DARTS), 'gumbel' (FBNet), 'hard_gumbel' (GDAS) or 'binary' (Proxyless)")
+    paths: int = option(1, "'binary': candidates run per layer and step (1: memory of one path)")
+    temperature: float = option(5.0, "Gumbel-softmax tau at the first search epoch")
+    temperature_schedule: str = option("exponential", "'constant', 'exponential' (FBNet) or 'linear' (GDAS)")
+    temperature_decay: float = option(0.045, "exponential: tau = temperature * exp(-decay * search_epoch)")
+    temperature_end: float = option(0.1, "linear: tau at the last epoch")
+    hardware_loss: str = option("additive", "'additive' (ProxylessNAS), 'multiplicative' (FBNet) or 'hinge' (budget)")
+    hardware_weight: float = option(0.0, "lambda of the additive and hinge losses; 0 with 'additive' is plain DARTS")
+    fbnet_a: float = option(0.2, "multiplicative: overall scale a")
+    fbnet_b: float = option(0.6, "multiplicative: exponent b")
+    budget: Optional[float] = option(None, "hinge: target cost in the table's units")
+    reference: Optional[float] = option(
+        None, "the cost that counts as 1 (as 25 units in FBNet's log); None: the mean cost")
+    second_order: bool = option(False, "DARTS's unrolled alpha gradient (softmax only; 3 more passes per step)")
+    record_every: int = option(10, "steps between rows of the history")
+    collapse_threshold: float = option(0.5, "warn when skips hold more than this in half the layers")
+    seed: int = option(0, "seeds the batch order and the relaxation's samples")
+    device: str = option("cpu", "'cpu' or 'cuda' (under torchrun each rank takes cuda:LOCAL_RANK)")
+    channels_last: bool = option(True, "NHWC memory: 2-2.5x faster convs on CPU")
+    progress: bool = option(True, "tqdm progress bars")
 
     def __post_init__(self) -> None:
         for name, value, options in (("relaxation", self.relaxation, RELAXATIONS),
@@ -814,10 +817,10 @@ def load_or_train(path: Union[str, Path], space: SearchSpace, splits: Splits, co
             raise ValueError(f"{path} is not a DNAS run on space {space.name!r} (kind={saved.get('kind')!r}, "
                              f"space={saved.get('space')!r}); pass another path")
         config = dataclasses.replace(DNASConfig(**saved["config"]), device=config.device, progress=config.progress)
-        trainer = DNASTrainer(Supernet(space), splits, config, table)
+        trainer = DNASTrainer(Supernet(space, seed=config.seed), splits, config, table)
         trainer.load_checkpoint(path)
         return trainer
-    trainer = DNASTrainer(Supernet(space), splits, config, table, checkpoint_path=path)
+    trainer = DNASTrainer(Supernet(space, seed=config.seed), splits, config, table, checkpoint_path=path)
     trainer.fit()
     return trainer
 

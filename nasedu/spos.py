@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from nasedu import checkpoint, distributed
+from nasedu.config import option
 from nasedu.data import Batches, Splits
 from nasedu.progress import progress_bar
 from nasedu.spaces import Arch, ArchLike, SearchSpace
@@ -111,20 +112,20 @@ class FairSampler(UniformSampler):
 class SPOSConfig:
     """How a supernet is trained; defaults follow the SPOS reference, scaled to a small CPU run."""
 
-    epochs: int = 10  # passes over the training split
-    batch_size: int = 128  # images per step
-    lr: float = 0.1  # peak learning rate of SGD, decayed to 0 with a cosine over all steps
-    momentum: float = 0.9  # SGD momentum
-    weight_decay: float = 4e-5  # on conv/linear weights only (none on BN and biases)
-    label_smoothing: float = 0.0  # 0.1 in the ImageNet reference
-    sampler: str = "uniform"  # "uniform", "budget" (needs cost and max_cost) or "fair"
-    max_cost: Optional[float] = None  # cost budget of the "budget" sampler
-    seed: int = 0  # seeds weights, paths and batch order
-    device: str = "cpu"  # "cpu" or "cuda" (under torchrun each rank takes cuda:LOCAL_RANK)
-    channels_last: bool = True  # NHWC memory: 2-2.5x faster convs on CPU
-    bf16: bool = False  # bfloat16 autocast of the forward pass (fast on recent GPUs)
-    cudnn_benchmark: bool = False  # cuDNN autotuning: off, as a supernet meets too many conv shapes to tune
-    progress: bool = True  # tqdm progress bars
+    epochs: int = option(10, "passes over the training split")
+    batch_size: int = option(128, "images per step")
+    lr: float = option(0.1, "peak learning rate of SGD, decayed to 0 with a cosine over all steps")
+    momentum: float = option(0.9, "SGD momentum")
+    weight_decay: float = option(4e-5, "on conv/linear weights only (none on BN and biases)")
+    label_smoothing: float = option(0.0, "0.1 in the ImageNet reference")
+    sampler: str = option("uniform", "'uniform', 'budget' (needs cost and max_cost) or 'fair'")
+    max_cost: Optional[float] = option(None, "cost budget of the 'budget' sampler")
+    seed: int = option(0, "seeds weights, paths and batch order")
+    device: str = option("cpu", "'cpu' or 'cuda' (under torchrun each rank takes cuda:LOCAL_RANK)")
+    channels_last: bool = option(True, "NHWC memory: 2-2.5x faster convs on CPU")
+    bf16: bool = option(False, "bfloat16 autocast of the forward pass (fast on recent GPUs)")
+    cudnn_benchmark: bool = option(False, "cuDNN autotuning: off, as a supernet meets too many conv shapes to tune")
+    progress: bool = option(True, "tqdm progress bars")
 
 
 def make_sampler(config: SPOSConfig, space: SearchSpace, cost: Optional[Cost] = None) -> UniformSampler:
@@ -319,9 +320,9 @@ def load_or_train(path: Union[str, Path], space: SearchSpace, splits: Splits, co
         if saved.get("space") != space.name:
             raise ValueError(f"{path} holds a supernet of space {saved.get('space')!r}, not {space.name!r}")
         config = dataclasses.replace(SPOSConfig(**saved["config"]), device=config.device, progress=config.progress)
-        trainer = SPOSTrainer(Supernet(space), splits, config, cost=cost)
+        trainer = SPOSTrainer(Supernet(space, seed=config.seed), splits, config, cost=cost)
         trainer.load_checkpoint(path)
         return trainer
-    trainer = SPOSTrainer(Supernet(space), splits, config, cost=cost, checkpoint_path=path)
+    trainer = SPOSTrainer(Supernet(space, seed=config.seed), splits, config, cost=cost, checkpoint_path=path)
     trainer.fit()
     return trainer

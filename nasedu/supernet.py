@@ -10,6 +10,7 @@ Used in: 01_supernet, 02_weight_sharing, 03_dnas, 05_spos.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from typing import Optional
 
@@ -22,15 +23,20 @@ from nasedu.spaces import ArchLike, ChildNet, SearchSpace, check_input
 class Supernet(nn.Module):
     """Every candidate op of every searchable layer of ``space``, sharing one stem and head."""
 
-    def __init__(self, space: SearchSpace) -> None:
+    def __init__(self, space: SearchSpace, seed: Optional[int] = None) -> None:
+        """Build every candidate; with ``seed`` the initial weights depend on it alone (the global
+        random state is left as it was), else they come from torch's global generator."""
         super().__init__()
         self.space = space
-        self.stem = space.build_stem()
-        self.layers = nn.ModuleList(
-            nn.ModuleList(space.build_op(i, k) for k in range(len(options)))
-            for i, options in enumerate(space.candidates)
-        )
-        self.head = space.build_head()
+        with torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext():
+            if seed is not None:
+                torch.manual_seed(seed)
+            self.stem = space.build_stem()
+            self.layers = nn.ModuleList(
+                nn.ModuleList(space.build_op(i, k) for k in range(len(options)))
+                for i, options in enumerate(space.candidates)
+            )
+            self.head = space.build_head()
 
     def forward(
         self, x: torch.Tensor, arch: Optional[ArchLike] = None, weights: Optional[torch.Tensor] = None

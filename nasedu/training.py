@@ -11,6 +11,7 @@ from typing import Callable, Iterable, Optional
 import torch
 from torch import nn
 
+from nasedu.config import option
 from nasedu.progress import progress_bar
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
@@ -85,17 +86,17 @@ def recalibrate_bn(model: nn.Module, forward: Forward, batches: BatchSource, num
 class TrainConfig:
     """How a stand-alone network is trained from scratch."""
 
-    epochs: int = 3  # passes over the training split
-    batch_size: int = 128  # images per step
-    lr: float = 0.1  # peak SGD learning rate, cosine-decayed to 0 over all steps
-    momentum: float = 0.9  # SGD momentum
-    weight_decay: float = 5e-4  # on conv/linear weights only
-    label_smoothing: float = 0.0  # softens the one-hot targets
-    seed: int = 0  # seeds the initial weights and the batch order
-    device: str = "cpu"  # "cpu" or "cuda"
-    channels_last: bool = True  # NHWC memory: faster convs on CPU
-    progress: bool = True  # tqdm progress bars
-    eval_every_epoch: bool = True  # False: evaluate only after the last epoch (faster)
+    epochs: int = option(3, "passes over the training split")
+    batch_size: int = option(128, "images per step")
+    lr: float = option(0.1, "peak SGD learning rate, cosine-decayed to 0 over all steps")
+    momentum: float = option(0.9, "SGD momentum")
+    weight_decay: float = option(5e-4, "on conv/linear weights only")
+    label_smoothing: float = option(0.0, "softens the one-hot targets")
+    seed: int = option(0, "seeds the initial weights and the batch order")
+    device: str = option("cpu", "'cpu' or 'cuda'")
+    channels_last: bool = option(True, "NHWC memory: faster convs on CPU")
+    progress: bool = option(True, "tqdm progress bars")
+    eval_every_epoch: bool = option(True, "False: evaluate only after the last epoch (faster)")
 
 
 def train_standalone(model_fn: Callable[[], nn.Module], train: tuple[torch.Tensor, torch.Tensor],

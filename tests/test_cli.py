@@ -1,12 +1,15 @@
 """The command line end to end on tiny runs: SPOS -> search -> export -> train, resume, errors."""
 
+import dataclasses
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
+import nasedu as nd
 from nasedu import checkpoint, cli, spos
 from nasedu.benchmarks import NASBenchMacro
 
@@ -100,11 +103,11 @@ def test_bad_options_get_clear_errors(tmp_path, capsys):
     assert "config file" in capsys.readouterr().err
 
 
-def test_search_a_tabular_benchmark(tmp_path, nas_bench_macro_path):
-    run("search", "--run-dir", tmp_path, "--benchmark", "nas-bench-macro", "--benchmark-path", nas_bench_macro_path,
+def test_search_a_tabular_benchmark(tmp_path):
+    run("search", "--run-dir", tmp_path, "--benchmark", "nas-bench-macro",
         "--metric", "flops", "--max-cost", "45.5e6", "--max-evaluations", "400", "--quiet")
     arch = json.loads((tmp_path / "arch.json").read_text())
-    best_arch, best_acc = NASBenchMacro(nas_bench_macro_path).best(max_cost=45.5e6)
+    best_arch, best_acc = NASBenchMacro().best(max_cost=45.5e6)
     assert arch["fitness"] == best_acc and arch["cost"] <= 45.5e6
 
 
@@ -125,3 +128,69 @@ def test_dnas_run_writes_its_history_and_derived_arch(tmp_path):
 def test_every_command_explains_itself(command):
     out = subprocess.run([sys.executable, "-m", "nasedu", command, "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and f"usage: nasedu {command}" in out.stdout
+
+
+def test_same_seed_same_run_whatever_ran_before(tmp_path):
+    for global_seed, name in ((1, "a"), (2, "b")):
+        torch.manual_seed(global_seed)
+        run("spos", "--run-dir", tmp_path / name, *DIGITS, "--epochs", "1", "--batch-size", "64", "--seed", "3")
+    a, b = (checkpoint.load(tmp_path / name / "checkpoint.pt")["supernet"] for name in "ab")
+    assert all(torch.equal(a[key], b[key]) for key in a)
+
+
+def test_yaml_numbers_without_a_dot_are_numbers(tmp_path):
+    config = tmp_path / "run.yaml"  # YAML 1.1 reads 3e-4 and 1e-2 as strings
+    config.write_text("dataset: digits\nval_size: 300\nepochs: 1\nalpha_lr: 3e-4\nlr: 1e-2\nalpha_betas: [0.5, 9.99e-1]\n"
+                      "progress: false\nrecord_every: '5'\n")
+    assert isinstance(cli.cfg.read_file(config)["alpha_lr"], str)
+    run("dnas", "--run-dir", tmp_path / "r", "--config", config)
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert saved["alpha_lr"] == 3e-4 and saved["lr"] == 0.01 and saved["alpha_betas"] == [0.5, 0.999]
+    assert saved["record_every"] == 5
+
+
+def test_every_option_has_help_from_its_field_metadata():
+    from nasedu import config, dnas, training
+
+    for cls in (cli.DataConfig, cli.SearchConfig, spos.SPOSConfig, dnas.DNASConfig, training.TrainConfig):
+        helps = config.field_help(cls)
+        for field in dataclasses.fields(cls):
+            assert field.metadata.get("help") and helps[field.name] == field.metadata["help"], (cls, field.name)
+    out = subprocess.run([sys.executable, "-m", "nasedu", "dnas", "--help"], capture_output=True, text=True)
+    assert "Adam learning rate of alpha (default: 0.0003)" in " ".join(out.stdout.split())
+
+
+def test_train_reports_validation_per_epoch_and_test_once(tmp_path, monkeypatch):
+    from nasedu import training
+
+    seen = []
+    original = training.evaluate
+
+    def spy(forward, batches, max_batches=None):
+        seen.append(len(batches.y))
+        return original(forward, batches, max_batches)
+
+    monkeypatch.setattr(training, "evaluate", spy)
+    run("train", "--run-dir", tmp_path, "--space", "teaching", "--arch", "1111", *DIGITS, "--epochs", "2")
+    splits = cli.load_splits(cli.DataConfig(dataset="digits", val_size=300), nd.spaces.get("teaching"))
+    assert seen == [len(splits.val[1]), len(splits.val[1]), len(splits.test[1])]  # val, val, then test once
+    record = json.loads((tmp_path / "arch.json").read_text())
+    assert {"val_acc", "test_acc"} <= set(record)
+
+
+def test_every_json_the_cli_writes_is_written_atomically(tmp_path, monkeypatch):
+    written = []
+    original = checkpoint.atomic_write
+
+    def spy(path, write, mode="wb"):
+        written.append(Path(path).resolve())
+        return original(path, write, mode)
+
+    monkeypatch.setattr(checkpoint, "atomic_write", spy)
+    run("spos", "--run-dir", tmp_path / "s", *DIGITS, "--epochs", "1", "--batch-size", "64")
+    run("search", "--run-dir", tmp_path / "s", "--max-cost", "400000", "--population", "4", "--generations", "1",
+        "--calib-batches", "1", "--quiet")
+    run("dnas", "--run-dir", tmp_path / "d", *DIGITS, "--epochs", "1")
+    run("train", "--run-dir", tmp_path / "t", "--space", "teaching", "--arch", "1111", *DIGITS, "--epochs", "1")
+    files = {p.resolve() for p in tmp_path.rglob("*") if p.suffix in (".json", ".pt")}
+    assert files and files <= set(written), sorted(str(f) for f in files - set(written))

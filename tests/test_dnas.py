@@ -393,3 +393,15 @@ def test_bad_inputs_give_clear_errors(digits, teaching, macs):
         config(second_order=True, relaxation="binary")
     with pytest.raises(ValueError, match="paths must be between 1 and 4"):
         dnas.relax(torch.zeros(4, 4), teaching, "binary", paths=5)
+
+
+def test_same_seed_same_search_whatever_ran_before(digits, teaching, macs, tmp_path):
+    """load_or_train seeds the supernet's initial weights with config.seed, not with torch's global state."""
+    runs = []
+    for global_seed, name in ((1, "a.pt"), (2, "b.pt")):
+        torch.manual_seed(global_seed)
+        runs.append(dnas.load_or_train(tmp_path / name, teaching, digits, config(epochs=1, seed=5), macs))
+    a, b = runs
+    assert torch.equal(a.alpha, b.alpha)
+    for key, value in a.supernet.state_dict().items():
+        assert torch.equal(value, b.supernet.state_dict()[key]), key

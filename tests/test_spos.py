@@ -186,3 +186,16 @@ def test_recalibration_helps_and_evolution_respects_the_budget():
                               mutations=5, crossovers=5, generations=3, seed=0)
     assert macs.cost(result.best_arch) <= budget
     assert result.best_fitness == recal(result.best_arch)
+
+
+def test_same_seed_same_supernet_whatever_ran_before(digits, tmp_path):
+    """load_or_train seeds the supernet's initial weights with config.seed, not with whatever state torch was in."""
+    space = nd.spaces.get("teaching")
+    config = tiny_config(epochs=1, seed=5)
+    torch.manual_seed(1)
+    a = spos.load_or_train(tmp_path / "a.pt", space, digits, config)
+    torch.manual_seed(2)
+    b = spos.load_or_train(tmp_path / "b.pt", space, digits, config)
+    assert_same_weights(weights_of(a.supernet), weights_of(b.supernet))
+    c = spos.load_or_train(tmp_path / "c.pt", space, digits, tiny_config(epochs=1, seed=6))
+    assert not torch.equal(a.supernet.stem[0].weight, c.supernet.stem[0].weight)

@@ -97,3 +97,20 @@ def test_bad_forward_arguments():
         supernet(x, arch=(0, 0, 0, 4))
     with pytest.raises(ValueError, match="expects input of shape"):
         supernet(torch.randn(2, 3, 28, 28), arch=(0, 0, 0, 0))
+
+
+def test_a_seed_fixes_the_initial_weights_and_leaves_the_global_generator_alone():
+    space = nd.spaces.get("teaching")
+    torch.manual_seed(1)
+    a = nd.Supernet(space, seed=3)
+    after_a = torch.rand(1)
+    torch.manual_seed(1)
+    after_nothing = torch.rand(1)
+    torch.manual_seed(2)
+    b = nd.Supernet(space, seed=3)
+    c = nd.Supernet(space, seed=4)
+    assert torch.equal(after_a, after_nothing)  # building with a seed drew nothing from the global generator
+    for key, value in a.state_dict().items():
+        assert torch.equal(value, b.state_dict()[key]), key
+    assert not torch.equal(a.stem[0].weight, c.stem[0].weight)
+    assert not torch.equal(nd.Supernet(space).stem[0].weight, nd.Supernet(space).stem[0].weight)  # no seed: fresh
