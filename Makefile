@@ -1,11 +1,14 @@
-# make run   set up, then execute the notebook series in order (quick mode: NASEDU_QUICK=1 make run)
+# make run   set up, then execute the notebook series into build/ and render build/html/index.html
+#            (quick mode: NASEDU_QUICK=1 make run); the committed notebooks are left alone
 # make lab   set up, then open JupyterLab on notebooks/
-# make test  set up, then run the whole test suite
+# make test  set up (with the browser the widget test drives), then run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# sudo only when not root and sudo exists (containers often have neither need nor sudo)
+SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: setup data run lab test clean
+.PHONY: setup data browser run lab test clean
 
 setup: $(VENV)/.installed data
 
@@ -22,18 +25,26 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 data:
 	@if [ -d /usr/share/datasets/fashion-mnist ]; then :; \
 	elif command -v apt-get >/dev/null; then \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist || echo "note: could not install dataset-fashion-mnist"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist >/dev/null \
+	    || echo "note: could not install dataset-fashion-mnist"; \
+	fi
+
+# Debian's Chromium for the browser test (Playwright drives it; nothing is downloaded).
+browser:
+	@if command -v chromium >/dev/null; then :; \
+	elif command -v apt-get >/dev/null; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null \
+	    || echo "note: could not install chromium; the browser test will skip (and fail under CI)"; \
 	fi
 
 run: setup
-	$(BIN)/python scripts/run_notebooks.py notebooks
+	$(BIN)/python scripts/run_notebooks.py
 
 lab: setup
 	$(BIN)/jupyter lab notebooks
 
-test: setup
+test: setup browser
 	NASEDU_QUICK=1 $(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build

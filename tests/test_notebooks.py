@@ -1,6 +1,8 @@
 """The notebook series: each runs top to bottom on a fresh kernel in quick mode, and is committed clean."""
 
 import re
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -61,3 +63,39 @@ def test_readme_gives_every_notebooks_run_times():
         assert row is not None, f"README's notebook table lacks a link to notebooks/{path.name}"
         default, quick = [cell.strip() for cell in row.strip().strip("|").split("|")][-2:]
         assert re.fullmatch(r"\d+ s", default) and re.fullmatch(r"\d+ s", quick), row
+
+
+def test_make_run_leaves_the_notebooks_alone_and_writes_an_html_book(tmp_path):
+    """scripts/run_notebooks.py without --in-place: executed copies and a static HTML book in build/."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 00 · A tiny notebook\n\nText."),
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3]); plt.show()\nprint(6 * 7)"),
+    ])
+    nbformat.write(nb, folder / "00_tiny.ipynb")
+    before = (folder / "00_tiny.ipynb").read_bytes()
+    build = tmp_path / "build"
+    out = subprocess.run([sys.executable, str(REPO / "scripts" / "run_notebooks.py"), str(folder), "--build", str(build)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert (folder / "00_tiny.ipynb").read_bytes() == before  # the committed notebook is untouched
+    executed = nbformat.read(build / "notebooks" / "00_tiny.ipynb", as_version=4)
+    outputs = executed.cells[1].outputs
+    assert any("42" in o.get("text", "") for o in outputs) and executed.cells[1].execution_count is None
+    page = (build / "html" / "00_tiny.html").read_text()
+    assert "data:image/png;base64," in page and "A tiny notebook" in page  # the figure is inline
+    index = (build / "html" / "index.html").read_text()
+    assert '<a href="00_tiny.html">00 · A tiny notebook</a>' in index and re.search(r"<td>\d+ s</td>", index)
+    assert str((build / "html" / "index.html").resolve()) in out.stdout  # it says where to open the book
+
+
+def test_maintainers_refresh_the_committed_outputs_in_place(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('fresh')")]), folder / "00_a.ipynb")
+    subprocess.run([sys.executable, str(REPO / "scripts" / "run_notebooks.py"), str(folder), "--in-place",
+                    "--build", str(tmp_path / "build")], check=True, capture_output=True)
+    refreshed = nbformat.read(folder / "00_a.ipynb", as_version=4)
+    assert refreshed.cells[0].outputs[0]["text"] == "fresh\n" and refreshed.cells[0].execution_count is None
+    assert not (tmp_path / "build").exists()
