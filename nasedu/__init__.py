@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 SUBMODULES = (
     "bench", "benchmarks", "checkpoint", "config", "data", "distributed", "dnas", "export", "hardware", "metrics",
-    "ops", "plots", "progress", "search", "spaces", "spos", "supernet", "training", "widgets",
+    "ops", "plots", "progress", "relax", "search", "spaces", "spos", "supernet", "training", "widgets",
 )
 # names re-exported from a submodule: name -> submodule
 ATTRIBUTES = {"LayerSpec": "spaces", "SearchSpace": "spaces", "Supernet": "supernet"}

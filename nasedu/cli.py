@@ -179,7 +179,7 @@ def cmd_spos(args: argparse.Namespace) -> None:
                                checkpoint_path=run.path / "checkpoint.pt")
     if args.resume and trainer.checkpoint_path.exists():
         run.log(f"resuming from {trainer.checkpoint_path}")
-    done_before = len(trainer.history)
+    done_before = len(trainer.log)
     history = trainer.fit(resume=args.resume)
     for record in history[done_before:]:
         run.log(format_record(record))

@@ -1,26 +1,20 @@
-"""Differentiable NAS (DNAS): architecture parameters alpha, relaxations, hardware losses, a bilevel trainer.
+"""Differentiable NAS (DNAS): architecture parameters alpha, a bilevel trainer, its history and answer.
 
-Every searchable layer i gets one logit ``alpha[i, k]`` per candidate k; the supernet's layer
-outputs the gated sum ``sum_k gate[i, k] * op_ik(x)`` where the gates come from alpha by a
-*relaxation*:
+The relaxations, temperature schedules and hardware losses are pure functions in
+``nasedu.relax``; this module trains with them. Each step (after weights-only warm-up epochs):
 
-- ``"softmax"`` (DARTS): ``gate = softmax(alpha)``; every candidate runs (memory of K paths).
-- ``"gumbel"`` (FBNet): ``gate = softmax((alpha + g) / tau)``, ``g ~ Gumbel(0, 1)``; tau decays.
-- ``"hard_gumbel"`` (GDAS): the one-hot argmax of that sample in the forward pass, its soft
-  value's gradient in the backward pass (straight-through); only the chosen candidate runs.
-- ``"binary"`` (ProxylessNAS, memory-light): one path sampled from ``softmax(alpha)`` runs; a
-  straight-through binary gate ``onehot - p.detach() + p`` still gives alpha a gradient. With
-  ``paths=2`` a second sampled candidate is run at gate 0 so that its gate gets a gradient too.
-
-Weights and alpha are trained in turn (first-order bilevel): weights by SGD on cross-entropy on
-the training split, alpha by Adam on a validation batch with cross-entropy *plus a hardware
-loss* of the differentiable expected cost of a lookup table::
-
-    E[c] = base + sum_i sum_k softmax(alpha)[i, k] * cost[i][k]
+1. **alpha step** on a validation batch: gates from alpha by the relaxation, the supernet's gated
+   mixture, cross-entropy *plus a hardware loss* of the cost of a lookup table, one Adam step of
+   alpha (DARTS's unrolled gradient when ``second_order``). The cost is the expectation under
+   ``softmax(alpha)`` (DARTS, ProxylessNAS) or, for the Gumbel relaxations, under the sample that
+   was drawn (FBNet eq. 6). ProxylessNAS then rescales the pair of logits it updated.
+2. **weight step** on a training batch: SGD on cross-entropy, alpha detached. DARTS and FBNet
+   train the (sampled) mixture; GDAS the path its Gumbel sample picks; ProxylessNAS one path
+   drawn from ``softmax(alpha)`` (sec. 3.2.1: one path in memory).
 
 The answer is ``argmax(alpha)`` per layer (:func:`derive`), a stand-alone net is
 ``space.build(derived.arch)``. The run keeps a :class:`History` of softmax(alpha), entropy,
-expected cost and losses that the plots read.
+expected cost and losses that the plots read. :func:`preset` gives each paper's settings.
 
     >>> import nasedu as nd
     >>> from nasedu import dnas
@@ -49,198 +43,18 @@ from typing import Iterator, Optional, Sequence, Union
 import torch
 from torch import nn
 
-from nasedu import checkpoint, distributed, hardware, ops
+from nasedu import checkpoint, distributed, hardware, ops, training
 from nasedu.config import option
 from nasedu.data import Batches, Splits
 from nasedu.hardware import LookupTable
 from nasedu.progress import progress_bar
-from nasedu.spaces import Arch, SearchSpace, check_input
+from nasedu.relax import (RELAXATIONS, SCHEDULES, AdditiveLoss, HardwareLoss, HingeLoss, MultiplicativeLoss,
+                          _check_weight, check_alpha, entropy, probabilities, relax, rescale_pair, temperature)
+from nasedu.spaces import Arch, SearchSpace
 from nasedu.supernet import Supernet
-from nasedu.training import sgd
+from nasedu.training import Trainer, sgd
 
-RELAXATIONS = ("softmax", "gumbel", "hard_gumbel", "binary")
-SCHEDULES = ("constant", "exponential", "linear")
 HARDWARE_LOSSES = ("additive", "multiplicative", "hinge")
-FBNET_UNITS = 25.0  # the space's mean arch measures this many units in FBNet's log (its nets took ~25 ms)
-
-
-# -- alpha and relaxations ------------------------------------------------------------------------
-
-def candidate_mask(space: SearchSpace, device: Optional[torch.device] = None) -> torch.Tensor:
-    """(L, K) booleans: True where layer i has a candidate k (layers with fewer candidates are padded)."""
-    mask = torch.zeros(space.num_layers, space.max_choices, dtype=torch.bool, device=device)
-    for i, options in enumerate(space.candidates):
-        mask[i, : len(options)] = True
-    return mask
-
-
-def check_alpha(alpha: torch.Tensor, space: SearchSpace) -> None:
-    """Raise a clear error unless ``alpha`` is a finite float tensor of shape (L, K) of ``space``."""
-    expected = (space.num_layers, space.max_choices)
-    if tuple(alpha.shape) != expected:
-        raise ValueError(f"alpha must have shape (layers, candidates) = {expected} for space {space.name!r}, "
-                         f"got {tuple(alpha.shape)}; start from torch.zeros{expected}")
-    if not alpha.is_floating_point() or not bool(torch.isfinite(alpha).all()):
-        raise ValueError("alpha must hold finite floats; use large finite logits (e.g. 1e4) for a one-hot choice")
-
-
-def probabilities(alpha: torch.Tensor, space: SearchSpace) -> torch.Tensor:
-    """(L, K) ``softmax(alpha)`` per layer; padded candidates get probability 0."""
-    check_alpha(alpha, space)
-    return _masked_softmax(alpha, candidate_mask(space, alpha.device))
-
-
-def entropy(probs: torch.Tensor) -> torch.Tensor:
-    """(L,) entropy in nats of each layer's distribution, ``H_i = -sum_k p_ik log p_ik`` (0 log 0 = 0).
-
-    It starts at log K (uniform) and reaches 0 when a layer has decided.
-    """
-    return -torch.special.xlogy(probs, probs).sum(-1)
-
-
-def relax(alpha: torch.Tensor, space: SearchSpace, relaxation: str = "softmax", temperature: float = 1.0,
-          paths: int = 1, generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gates (L, K) and the candidates to run (L, K) booleans for one step; see the module docstring.
-
-    ``temperature`` tau is used by the Gumbel relaxations, ``paths`` by ``"binary"``. Random
-    draws come from ``generator`` (a CPU generator, so runs match across devices).
-
-    A straight-through gate ``hard - soft.detach() + soft`` has the value of the one-hot
-    ``hard`` and the gradient of ``soft``; for ``"binary"`` (soft = p = softmax(alpha)) this
-    is ProxylessNAS's ``dL/dalpha_i = sum_j dL/dg_j * p_j * (delta_ij - p_i)`` over the
-    candidates j that ran.
-    """
-    check_alpha(alpha, space)
-    if relaxation not in RELAXATIONS:
-        raise ValueError(f"unknown relaxation {relaxation!r}; choose one of {RELAXATIONS}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}; the Gumbel-softmax divides by it")
-    mask = candidate_mask(space, alpha.device)
-    if relaxation == "softmax":
-        return _masked_softmax(alpha, mask), mask
-    if relaxation in ("gumbel", "hard_gumbel"):
-        uniform = torch.rand(alpha.shape, generator=generator).clamp_min(1e-20).to(alpha.device)
-        soft = _masked_softmax((alpha - torch.log(-torch.log(uniform))) / temperature, mask)  # Gumbel-softmax
-        if relaxation == "gumbel":
-            return soft, mask
-        hard = nn.functional.one_hot(soft.argmax(-1), alpha.shape[-1]).to(soft.dtype)
-        return hard - soft.detach() + soft, hard.bool()  # straight-through: forward hard, backward soft
-    fewest = min(len(c) for c in space.candidates)
-    if not 1 <= paths <= fewest:
-        raise ValueError(f"paths must be between 1 and {fewest} (the fewest candidates of a layer), got {paths}")
-    p = _masked_softmax(alpha, mask)
-    odds = (p.detach().float().clamp_min(1e-6) * mask).cpu()  # every candidate stays drawable as a second path
-    drawn = torch.multinomial(odds, paths, generator=generator).to(alpha.device)  # (L, paths), distinct
-    hard = nn.functional.one_hot(drawn[:, 0], alpha.shape[-1]).to(p.dtype)  # the first draw is the path that runs
-    active = torch.zeros_like(mask).scatter_(1, drawn, True)  # the others run at gate 0 to get a gradient
-    return hard - p.detach() + p, active
-
-
-def mixed_forward(supernet: Supernet, x: torch.Tensor, gates: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
-    """Logits where layer i outputs ``sum_{k active} gates[i, k] * op_ik(x)``; inactive candidates never run."""
-    check_input(supernet.space, x)
-    expected = (supernet.space.num_layers, supernet.space.max_choices)
-    if tuple(gates.shape) != expected or tuple(active.shape) != expected or not bool(active.any(1).all()):
-        raise ValueError(f"gates and active must have shape (layers, candidates) = {expected} with at least one "
-                         f"active candidate per layer, got {tuple(gates.shape)} and {tuple(active.shape)}; "
-                         f"make them with relax()")
-    x = supernet.stem(x)  # (B, C, H, W)
-    for i, (layer, run) in enumerate(zip(supernet.layers, active.tolist())):
-        x = sum(gates[i, k] * op(x) for k, op in enumerate(layer) if run[k])
-    return supernet.head(x)
-
-
-def _masked_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return logits.masked_fill(~mask, float("-inf")).softmax(-1)
-
-
-class MixedSupernet(nn.Module):
-    """:func:`mixed_forward` as a module's forward, so that DistributedDataParallel can wrap it."""
-
-    def __init__(self, supernet: Supernet) -> None:
-        super().__init__()
-        self.supernet = supernet
-
-    def forward(self, x: torch.Tensor, gates: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
-        return mixed_forward(self.supernet, x, gates, active)
-
-
-# -- hardware-constraint losses --------------------------------------------------------------------
-
-def _check_weight(name: str, value: float) -> None:
-    if not value >= 0:
-        raise ValueError(f"{name} must be >= 0, got {value}; a negative weight would reward cost (0 turns it off)")
-
-
-def _check_cost(name: str, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{name} must be a positive cost in the table's units, got {value}")
-
-
-class AdditiveLoss:
-    """ProxylessNAS: ``L = CE + lambda * E[c] / reference``.
-
-    Dividing by ``reference`` (by default the space's mean cost, i.e. E[c] at uniform alpha,
-    where the search starts) makes the cost ~1 whatever the metric, so ``lambda`` reads as
-    "how much cross-entropy one mean-cost network is worth": 0 is plain DARTS, 0.1 is gentle,
-    1 or more favours small networks strongly. Without it, E[c] in MACs is ~1e6.
-    """
-
-    def __init__(self, weight: float, reference: float) -> None:
-        _check_weight("the additive loss weight lambda", weight)
-        _check_cost("reference", reference)
-        self.weight = weight  # lambda
-        self.reference = reference  # cost that counts as 1
-
-    def __call__(self, task_loss: torch.Tensor, expected_cost: torch.Tensor) -> torch.Tensor:
-        return task_loss + self.weight * expected_cost / self.reference
-
-
-class MultiplicativeLoss:
-    """FBNet: ``L = CE * a * log(E[c] / unit) ** b`` with ``unit = reference / 25``.
-
-    The factor scales the cross-entropy: a 1% cheaper net lowers the loss by about
-    ``b / log(E[c] / unit)`` %, so the exponent b sets the trade-off and a the overall size
-    (a=0.2, b=0.6 in FBNet). FBNet applied the log to latencies in ms of nets taking ~25 ms;
-    measuring cost in units of 1/25 of the space's mean cost (``reference``) keeps that
-    trade-off for any metric (raw MACs, ~1e6, would make the log ~14 and the cost barely
-    matter; latencies below 1 ms would make it negative).
-    """
-
-    def __init__(self, a: float, b: float, reference: float) -> None:
-        _check_weight("FBNet's a", a)
-        _check_weight("FBNet's b", b)
-        _check_cost("reference", reference)
-        self.a = a  # overall scale
-        self.b = b  # exponent: the cost/accuracy trade-off
-        self.unit = reference / FBNET_UNITS  # the cost unit inside the log
-
-    def __call__(self, task_loss: torch.Tensor, expected_cost: torch.Tensor) -> torch.Tensor:
-        units = expected_cost / self.unit
-        if not units.item() > 1:
-            raise ValueError(f"FBNet's loss needs E[c] above 1 unit ({self.unit:g}) so that its log is positive, "
-                             f"got {expected_cost.item():g}; pass a smaller reference")
-        return task_loss * self.a * torch.log(units) ** self.b
-
-
-class HingeLoss:
-    """A budget: ``L = CE + lambda * max(0, E[c] / budget - 1)``.
-
-    No penalty while the expected cost is within ``budget``; above it, lambda per 100% of
-    overshoot. Relative to the budget, so lambda means the same for any metric.
-    """
-
-    def __init__(self, weight: float, budget: float) -> None:
-        _check_weight("the hinge loss weight lambda", weight)
-        _check_cost("budget", budget)
-        self.weight = weight  # lambda
-        self.budget = budget  # target cost, in the table's units
-
-    def __call__(self, task_loss: torch.Tensor, expected_cost: torch.Tensor) -> torch.Tensor:
-        return task_loss + self.weight * torch.relu(expected_cost / self.budget - 1)
-
-
-HardwareLoss = Union[AdditiveLoss, MultiplicativeLoss, HingeLoss]
 
 
 # -- collapse -----------------------------------------------------------------------------------------
@@ -302,14 +116,15 @@ class History:
     entropy: list = field(default_factory=list)  # (N, L) nats per layer
     expected_cost: list = field(default_factory=list)  # (N,) E[c] in the table's units
     task_loss: list = field(default_factory=list)  # (N,) cross-entropy
-    hardware_loss: list = field(default_factory=list)  # (N,) total loss minus cross-entropy
+    hardware_loss: list = field(default_factory=list)  # (N,) the hardware term: what the cost adds to the CE
+    # (additive, hinge), or the factor a * log(E[c] / unit) ** b that multiplies it (multiplicative)
     temperature: list = field(default_factory=list)  # (N,) tau of the relaxation (1 when it has none)
 
     def __len__(self) -> int:
         return len(self.step)
 
     def record(self, step: int, probs: torch.Tensor, expected_cost: float, task_loss: float,
-               hardware_loss: float, temperature: float) -> None:
+               hardware_term: float, temperature: float) -> None:
         """Append one row; ``probs`` is (L, K)."""
         probs = probs.detach().cpu().double()
         self.step.append(int(step))
@@ -317,7 +132,7 @@ class History:
         self.entropy.append(entropy(probs).tolist())
         self.expected_cost.append(float(expected_cost))
         self.task_loss.append(float(task_loss))
-        self.hardware_loss.append(float(hardware_loss))
+        self.hardware_loss.append(float(hardware_term))
         self.temperature.append(float(temperature))
 
     def as_dict(self) -> dict:
@@ -410,6 +225,41 @@ def derive(alpha: torch.Tensor, space: SearchSpace, table: LookupTable) -> Deriv
         cost=table.cost(arch))
 
 
+@torch.no_grad()
+def perturbation_select(supernet: Supernet, alpha: torch.Tensor, batches, order: Optional[Sequence[int]] = None,
+                        max_batches: int = 10) -> tuple[Arch, list[list[float]]]:
+    """Select an arch by perturbation (Wang et al., ICLR 2021, alg. 1) instead of by ``argmax(alpha)``.
+
+    Layer after layer (in ``order``), remove each candidate from the mixture ``softmax(alpha)`` in
+    turn and measure the supernet's validation accuracy without it; choose the candidate whose
+    removal costs the most, and fix the layer to it before deciding the next. Alpha's size says
+    how much a candidate is *used*, not how much it *matters*: on DARTS's nearly flat alphas the
+    two can differ. (The paper fine-tunes the supernet after each decision; this does not.)
+    BatchNorm uses batch statistics, on a copy of the supernet. Returns the arch and, per layer,
+    the accuracy drop (points) of removing each candidate.
+    """
+    space = supernet.space
+    model = copy.deepcopy(supernet).train()  # batch statistics; the copy's running stats may drift
+    weights = probabilities(alpha.detach(), space).to(next(model.parameters()).device)
+    held_out = [(x, y) for _, (x, y) in zip(range(max_batches), batches)]
+
+    def accuracy(w: torch.Tensor) -> float:
+        correct = sum(int((model(x, weights=w).argmax(1) == y).sum()) for x, y in held_out)
+        return 100.0 * correct / sum(len(y) for _, y in held_out)
+
+    arch, drops = [0] * space.num_layers, [[] for _ in range(space.num_layers)]
+    for layer in order if order is not None else range(space.num_layers):
+        base = accuracy(weights)
+        for k in range(len(space.candidates[layer])):
+            removed = weights.clone()
+            removed[layer, k] = 0.0
+            drops[layer].append(base - accuracy(removed) if bool(removed[layer].any()) else 0.0)
+        arch[layer] = max(range(len(drops[layer])), key=drops[layer].__getitem__)
+        weights[layer] = 0.0
+        weights[layer, arch[layer]] = 1.0  # decided: this layer is now its chosen candidate alone
+    return tuple(arch), drops
+
+
 # -- training -----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -418,7 +268,8 @@ class DNASConfig:
 
     epochs: int = option(10, "passes over the training split, warm-up included")
     warmup_epochs: int = option(0, "the first epochs train the weights only; alpha stays put")
-    batch_size: int = option(64, "images per weight step and per alpha step")
+    batch_size: int = option(64, "images per weight step")
+    val_batch_size: Optional[int] = option(None, "images per alpha step (default: batch_size)")
     lr: float = option(0.025, "SGD learning rate of the weights, cosine-decayed to lr_min over all steps")
     lr_min: float = option(0.001, "the learning rate at the end")
     momentum: float = option(0.9, "SGD momentum")
@@ -429,7 +280,7 @@ class DNASConfig:
     alpha_weight_decay: float = option(1e-3, "L2 pull of alpha toward 0 (uniform)")
     relaxation: str = option(
         "softmax", "'softmax' (DARTS), 'gumbel' (FBNet), 'hard_gumbel' (GDAS) or 'binary' (Proxyless)")
-    paths: int = option(1, "'binary': candidates run per layer and step (1: memory of one path)")
+    paths: int = option(2, "'binary': 2 is ProxylessNAS's two-path estimator; 1 runs one path (cheaper, approximate)")
     temperature: float = option(5.0, "Gumbel-softmax tau at the first search epoch")
     temperature_schedule: str = option("exponential", "'constant', 'exponential' (FBNet) or 'linear' (GDAS)")
     temperature_decay: float = option(0.045, "exponential: tau = temperature * exp(-decay * search_epoch)")
@@ -444,7 +295,7 @@ class DNASConfig:
     second_order: bool = option(False, "DARTS's unrolled alpha gradient (softmax only; 3 more passes per step)")
     record_every: int = option(10, "steps between rows of the history")
     collapse_threshold: float = option(0.5, "warn when skips hold more than this in half the layers")
-    seed: int = option(0, "seeds the batch order and the relaxation's samples")
+    seed: int = option(0, "seeds the initial weights, the batch order and the relaxation's samples")
     device: str = option("cpu", "'cpu' or 'cuda' (under torchrun each rank takes cuda:LOCAL_RANK)")
     channels_last: bool = option(True, "NHWC memory: 2-2.5x faster convs on CPU")
     progress: bool = option(True, "tqdm progress bars")
@@ -471,15 +322,27 @@ class DNASConfig:
                              f"(got {self.relaxation!r}) or second_order=False")
         if self.record_every < 1:
             raise ValueError(f"record_every must be at least 1, got {self.record_every}")
+        if self.paths not in (1, 2):
+            raise ValueError(f"paths must be 1 or 2, got {self.paths}")
 
 
-PRESETS = {  # the relaxation, schedule and hardware loss of each method; anything else is DNASConfig's default
-    "darts": dict(relaxation="softmax", hardware_loss="additive", hardware_weight=0.0),
-    "fbnet": dict(relaxation="gumbel", temperature=5.0, temperature_schedule="exponential",
-                  temperature_decay=0.045, hardware_loss="multiplicative"),
-    "gdas": dict(relaxation="hard_gumbel", temperature=10.0, temperature_schedule="linear", temperature_end=0.1),
-    "proxylessnas": dict(relaxation="binary", paths=2, hardware_loss="additive",
-                         hardware_weight=0.1),  # our gentle default on the normalised cost: sweep it
+PRESETS = {  # each paper's relaxation, alpha optimiser, temperature schedule and hardware loss
+    # DARTS (Liu et al., ICLR 2019, sec. 3.1 and A.1.1): softmax mixture; Adam 3e-4, betas (0.5, 0.999), wd 1e-3
+    "darts": dict(relaxation="softmax", alpha_lr=3e-4, alpha_betas=(0.5, 0.999), alpha_weight_decay=1e-3,
+                  hardware_loss="additive", hardware_weight=0.0),
+    # FBNet (Wu et al., CVPR 2019, sec. 3.3 and 4.1): Gumbel-softmax, tau 5.0 x exp(-0.045) per epoch;
+    # Adam lr 1e-2 (betas: Adam's defaults), wd 5e-4; loss CE * a * log(LAT) ** b with a = 0.2, b = 0.6
+    "fbnet": dict(relaxation="gumbel", alpha_lr=1e-2, alpha_betas=(0.9, 0.999), alpha_weight_decay=5e-4,
+                  temperature=5.0, temperature_schedule="exponential", temperature_decay=0.045,
+                  hardware_loss="multiplicative", fbnet_a=0.2, fbnet_b=0.6),
+    # GDAS (Dong & Yang, CVPR 2019, sec. 3.2 and 4.1): hard Gumbel (straight-through), tau linear 10 -> 0.1;
+    # alpha as in DARTS: Adam 3e-4, betas (0.5, 0.999), wd 1e-3; no hardware loss in the paper
+    "gdas": dict(relaxation="hard_gumbel", alpha_lr=3e-4, alpha_betas=(0.5, 0.999), alpha_weight_decay=1e-3,
+                 temperature=10.0, temperature_schedule="linear", temperature_end=0.1, hardware_weight=0.0),
+    # ProxylessNAS (Cai et al., ICLR 2019, sec. 3.2-3.3; its code's defaults): two-path binary gates,
+    # Adam lr 1e-3, betas (0, 0.999), no weight decay; additive cost lambda 0.1 (our gentle default: sweep it)
+    "proxylessnas": dict(relaxation="binary", paths=2, alpha_lr=1e-3, alpha_betas=(0.0, 0.999),
+                         alpha_weight_decay=0.0, hardware_loss="additive", hardware_weight=0.1),
 }
 
 
@@ -491,21 +354,12 @@ def preset(method: str, **changes) -> DNASConfig:
 
 
 def temperature_at(config: DNASConfig, epoch: int) -> float:
-    """tau during ``epoch`` (0-based, warm-up included); 1 for relaxations without a temperature.
-
-    With s = epoch - warmup_epochs the search epoch and S the number of search epochs:
-    exponential (FBNet) ``tau = temperature * exp(-decay * s)``; linear (GDAS)
-    ``tau = temperature + (temperature_end - temperature) * s / (S - 1)``.
-    """
+    """tau during ``epoch`` (0-based, warm-up included; warm-up holds the first value); 1 for
+    relaxations without a temperature. See ``nasedu.relax.temperature``."""
     if config.relaxation not in ("gumbel", "hard_gumbel"):
         return 1.0
-    s = max(0, epoch - config.warmup_epochs)
-    if config.temperature_schedule == "exponential":
-        return config.temperature * math.exp(-config.temperature_decay * s)
-    if config.temperature_schedule == "linear":
-        last = max(1, config.epochs - config.warmup_epochs - 1)
-        return config.temperature + (config.temperature_end - config.temperature) * min(s, last) / last
-    return config.temperature
+    return temperature(config.temperature_schedule, config.temperature, epoch - config.warmup_epochs,
+                       config.epochs - config.warmup_epochs, config.temperature_decay, config.temperature_end)
 
 
 def make_hardware_loss(config: DNASConfig, table: LookupTable) -> HardwareLoss:
@@ -522,51 +376,45 @@ def make_hardware_loss(config: DNASConfig, table: LookupTable) -> HardwareLoss:
     return HingeLoss(config.hardware_weight, config.budget)
 
 
-class DNASTrainer:
+class DNASTrainer(Trainer):
     """Searches alpha and trains the supernet's weights in turn, with a checkpoint after every epoch.
 
     Each step: (1) unless in warm-up, one Adam step of alpha on a validation batch with
-    ``hardware_loss(CE, E[c])`` (DARTS's unrolled gradient when ``second_order``); (2) one SGD
-    step of the weights on a training batch with CE, gates sampled afresh from the detached
-    alpha. ``fit(resume=True)`` continues exactly from ``checkpoint_path``.
+    ``hardware_loss(CE, cost)`` (see the module docstring); (2) one SGD step of the weights on a
+    training batch with CE. ``fit(resume=True)`` continues exactly from ``checkpoint_path``.
 
     Under torchrun each rank takes its own shard of both batches; DistributedDataParallel
     averages the weights' gradients and the trainer averages alpha's, so alpha, the sampled
     gates and the weights stay identical on every rank (see ``nasedu.distributed``).
     """
 
+    kind = "nasedu.dnas"
+    config_class = DNASConfig
+
     def __init__(self, supernet: Supernet, splits: Splits, config: DNASConfig = DNASConfig(),
                  table: Optional[LookupTable] = None, checkpoint_path: Union[str, Path, None] = None,
                  alpha: Optional[torch.Tensor] = None) -> None:
-        self.space = supernet.space
-        if tuple(splits.input_shape) != tuple(self.space.input_shape):
+        if tuple(splits.input_shape) != tuple(supernet.space.input_shape):
             raise ValueError(f"dataset {splits.name!r} has images {splits.input_shape} but space "
-                             f"{self.space.name!r} expects {self.space.input_shape}; pick a matching pair")
-        self.table = table if table is not None else hardware.lookup_table(self.space, "macs")
-        self.table.check_space(self.space)
-        self.config = config
-        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
-        self.device = distributed.init(config.device)  # cuda:LOCAL_RANK under torchrun
-        distributed.check_batch_size(config.batch_size)
-        torch.manual_seed(config.seed)
-        self.supernet = supernet.to(self.device)
-        if config.channels_last:
-            self.supernet = self.supernet.to(memory_format=torch.channels_last)
-        self.model = distributed.wrap(MixedSupernet(self.supernet), self.device,  # the weight steps' forward
-                                      unused_parameters=config.relaxation in ("hard_gumbel", "binary"))  # one path
+                             f"{supernet.space.name!r} expects {supernet.space.input_shape}; pick a matching pair")
+        self.table = table if table is not None else hardware.lookup_table(supernet.space, "macs")
+        self.table.check_space(supernet.space)
+        super().__init__(supernet, config, checkpoint_path)
+        self.single_path = config.relaxation in ("hard_gumbel", "binary")  # the weight step runs one path
+        self.model = distributed.wrap(self.supernet, self.device, unused_parameters=self.single_path)
         if alpha is None:
             alpha = torch.zeros(self.space.num_layers, self.space.max_choices)  # uniform over the candidates
         check_alpha(alpha, self.space)
         self.alpha = nn.Parameter(alpha.detach().clone().float().to(self.device))  # (L, K) logits
         self.hardware_loss = make_hardware_loss(config, self.table)
-        batches = dict(batch_size=config.batch_size, device=self.device, channels_last=config.channels_last,
-                       drop_last=True)  # global batches, the same order on every rank
-        self.batches = Batches(*splits.train, seed=config.seed, **batches)
-        self.val_batches = Batches(*splits.val, seed=config.seed + 1, **batches)
+        common = dict(device=self.device, channels_last=config.channels_last, drop_last=True)  # global batches
+        self.batches = Batches(*splits.train, config.batch_size, seed=config.seed, **common)
+        self.val_batches = Batches(*splits.val, config.val_batch_size or config.batch_size, seed=config.seed + 1,
+                                   **common)
         for split, loader in (("training", self.batches), ("validation", self.val_batches)):
             if len(loader) == 0:
                 raise ValueError(f"the {split} split has {len(loader.y)} images, fewer than one batch of "
-                                 f"{config.batch_size}; load more data or lower batch_size")
+                                 f"{loader.batch_size}; load more data or lower the batch size")
         self._val_iter: Optional[Iterator] = None
         self.optimizer = sgd(self.supernet, config.lr, config.momentum, config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
@@ -578,9 +426,7 @@ class DNASTrainer:
         self.monitor = CollapseMonitor(self.space, config.collapse_threshold)
         self.history = History([list(c) for c in self.space.candidates], self.table.metric,
                                config.budget if config.hardware_loss == "hinge" else None)
-        self.epoch = 0  # epochs finished
         self.steps = 0  # steps finished
-        self.log: list[dict] = []  # one summary per epoch
 
     # -- one step -----------------------------------------------------------------------------------
     @property
@@ -588,28 +434,41 @@ class DNASTrainer:
         """False during the weights-only warm-up epochs."""
         return self.epoch >= self.config.warmup_epochs
 
-    def gates(self, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def gates(self, alpha: torch.Tensor, paths: Optional[int] = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Gates and candidates to run for this step, from the trainer's relaxation and generator."""
         return relax(alpha, self.space, self.config.relaxation, temperature_at(self.config, self.epoch),
-                     self.config.paths, self.generator)
+                     paths or self.config.paths, self.generator)
 
-    def arch_loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(total, cross-entropy, E[c]) of one batch, differentiable in alpha and the weights."""
-        task = self.criterion(mixed_forward(self.supernet, x, *self.gates(self.alpha)), y)
-        cost = self.table.expected_cost(probabilities(self.alpha, self.space))
+    def arch_loss(self, x: torch.Tensor, y: torch.Tensor, gates: Optional[torch.Tensor] = None,
+                  active: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(total, cross-entropy, cost) of one batch, differentiable in alpha and the weights.
+
+        Without ``gates`` a fresh draw is made. The cost is taken under the Gumbel sample for
+        the Gumbel relaxations (FBNet), under ``softmax(alpha)`` otherwise.
+        """
+        if gates is None:
+            gates, active = self.gates(self.alpha)
+        task = self.criterion(self.supernet(x, weights=gates, active=active), y)
+        sampled = self.config.relaxation in ("gumbel", "hard_gumbel")
+        cost = self.table.expected_cost(gates if sampled else probabilities(self.alpha, self.space))
         return self.hardware_loss(task, cost), task, cost
 
     def alpha_step(self, x_val: torch.Tensor, y_val: torch.Tensor, x_train: torch.Tensor,
                    y_train: torch.Tensor) -> tuple[float, float, float]:
-        """One Adam step of alpha; returns (total, cross-entropy, E[c]) of the validation batch."""
+        """One Adam step of alpha; returns (total, cross-entropy, hardware term) of the validation batch."""
+        before = self.alpha.detach().clone()
         if self.config.second_order:
             grad, (total, task, cost) = self.unrolled_alpha_grad(x_val, y_val, x_train, y_train)
+            active = None
         else:
-            total, task, cost = self.arch_loss(x_val, y_val)
+            gates, active = self.gates(self.alpha)
+            total, task, cost = self.arch_loss(x_val, y_val, gates, active)
             (grad,) = torch.autograd.grad(total, [self.alpha])  # no gradients for the weights
         self.alpha.grad = distributed.average(grad)  # the global batch's gradient: alpha stays equal on all ranks
         self.alpha_optimizer.step()
-        return total.item(), task.item(), cost.item()
+        if self.config.relaxation == "binary" and self.config.paths == 2:
+            rescale_pair(self.alpha.data, before, active)  # the candidates off the pair keep their probabilities
+        return total.item(), task.item(), self.hardware_loss.term(cost.detach()).item()
 
     def unrolled_alpha_grad(self, x_val: torch.Tensor, y_val: torch.Tensor, x_train: torch.Tensor,
                             y_train: torch.Tensor) -> tuple[torch.Tensor, tuple]:
@@ -629,7 +488,7 @@ class DNASTrainer:
         saved = [w.detach().clone() for w in weights]
 
         def train_loss(alpha: torch.Tensor) -> torch.Tensor:
-            return self.criterion(mixed_forward(self.supernet, x_train, *self.gates(alpha)), y_train)
+            return self.criterion(self.supernet(x_train, weights=self.gates(alpha)[0]), y_train)
 
         step = torch.autograd.grad(train_loss(self.alpha.detach()), weights)
         for g in step:
@@ -654,8 +513,17 @@ class DNASTrainer:
         return grad_alpha - xi * (hessian_grad[0] - hessian_grad[1]) / (2 * eps), (total, task, cost)
 
     def weight_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
-        """One SGD step of the weights with cross-entropy; returns (loss, correct predictions)."""
-        logits = self.model(x, *self.gates(self.alpha.detach()))  # through DDP when distributed
+        """One SGD step of the weights with cross-entropy; returns (loss, correct predictions).
+
+        DARTS and FBNet train the (sampled) mixture; GDAS and ProxylessNAS one sampled path:
+        GDAS the argmax of its Gumbel sample, ProxylessNAS a path drawn from ``softmax(alpha)``.
+        """
+        if self.single_path:
+            _, active = self.gates(self.alpha.detach(), paths=1)
+            logits = self.model(x, arch=tuple(int(k) for k in active.float().argmax(1)))  # through DDP if distributed
+        else:
+            gates, active = self.gates(self.alpha.detach())
+            logits = self.model(x, weights=gates, active=active)
         loss = self.criterion(logits, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -669,21 +537,20 @@ class DNASTrainer:
         """One alpha step (unless in warm-up) then one weight step; records the history every N steps."""
         if self.searching:
             x_val, y_val = self._next_val_batch()
-            total, task, cost = self.alpha_step(x_val, y_val, x, y)
+            _, task, term = self.alpha_step(x_val, y_val, x, y)
         train_loss, correct = self.weight_step(x, y)
         self.steps += 1
-        if not self.searching:  # warm-up: the losses alpha would see, on the training batch, for the record
-            with torch.no_grad():
-                expected = self.table.expected_cost(probabilities(self.alpha, self.space)).cpu()
-                total = self.hardware_loss(torch.tensor(train_loss), expected).item()
-            task, cost = train_loss, expected.item()
-        if self.steps % self.config.record_every == 0:
+        with torch.no_grad():
             probs = probabilities(self.alpha.detach(), self.space)
-            total, task = (t / distributed.world_size() for t in distributed.sum_over_ranks(total, task))  # global
-            self.history.record(self.steps, probs, cost, task, total - task, temperature_at(self.config, self.epoch))
+            expected = self.table.expected_cost(probs).item()  # E[c] under softmax(alpha), for the record
+        if not self.searching:  # warm-up: the losses alpha would see, on the training batch, for the record
+            task, term = train_loss, self.hardware_loss.term(torch.tensor(expected)).item()
+        if self.steps % self.config.record_every == 0:
+            task, term = (t / distributed.world_size() for t in distributed.sum_over_ranks(task, term))  # global
+            self.history.record(self.steps, probs, expected, task, term, temperature_at(self.config, self.epoch))
             if distributed.is_main():
                 self.monitor.check(probs, self.steps)
-        return {"train_loss": train_loss, "correct": correct, "val_loss": task, "expected_cost": cost}
+        return {"train_loss": train_loss, "correct": correct, "val_loss": task, "expected_cost": expected}
 
     def _next_val_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next validation batch, cycling through the split one seeded epoch after another."""
@@ -723,27 +590,13 @@ class DNASTrainer:
                 "lr": self.scheduler.get_last_lr()[0], "seconds": time.perf_counter() - start}
 
     def fit(self, resume: bool = False) -> History:
-        """Train until ``config.epochs``; ``resume=True`` first loads the checkpoint if there is one."""
-        if resume and self.checkpoint_path and self.checkpoint_path.exists():
-            self.load_checkpoint(self.checkpoint_path)
-        self.check_ranks_agree()
-        epochs = range(self.epoch, self.config.epochs)
-        for _ in progress_bar(epochs, self.config.progress and distributed.is_main() and bool(epochs), desc="DNAS"):
-            self.log.append(self.train_epoch())
-            self.epoch += 1
-            self.check_ranks_agree()
-            if self.checkpoint_path:
-                self.save_checkpoint(self.checkpoint_path)
+        """Train until ``config.epochs`` (see ``Trainer.fit``); returns the alpha history."""
+        super().fit(resume)
         return self.history
 
-    def check_ranks_agree(self) -> None:
-        """Under torchrun, raise unless every rank has the same config, step, generator, alpha and weights.
-
-        Equal generator states and alpha mean that every rank sampled the same gates and paths.
-        """
-        distributed.check_same("the config, step, sampled gates, alpha and weights", dataclasses.asdict(self.config),
-                               self.steps, self.generator.get_state(), self.alpha,
-                               *self.supernet.state_dict().values())
+    def shared_state(self) -> list:
+        """Equal generator states and alpha mean that every rank sampled the same gates and paths."""
+        return [self.steps, self.generator.get_state(), self.alpha]
 
     def derive(self) -> DerivedArch:
         """The current answer: ``argmax(alpha)`` per layer with its costs."""
@@ -752,38 +605,14 @@ class DNASTrainer:
     # -- checkpoints --------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """Everything needed to continue exactly: weights, alpha, optimizers, data order, samplers, history."""
-        return {
-            "kind": "nasedu.dnas",
-            "space": self.space.name,
-            "config": dataclasses.asdict(self.config),
-            "epoch": self.epoch,
-            "steps": self.steps,
-            "log": self.log,
-            "history": self.history.as_dict(),
-            "collapse_warned_at": self.monitor.warned_at,
-            "supernet": self.supernet.state_dict(),
-            "alpha": self.alpha.detach().cpu(),
-            "optimizer": self.optimizer.state_dict(),
-            "alpha_optimizer": self.alpha_optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "batches": self.batches.state_dict(),
-            "val_batches": self.val_batches.state_dict(),
-            "generator": self.generator.get_state(),
-            "rng": checkpoint.rng_state(),
-        }
+        return {**super().state_dict(), "steps": self.steps, "history": self.history.as_dict(),
+                "collapse_warned_at": self.monitor.warned_at, "alpha": self.alpha.detach().cpu(),
+                "optimizer": self.optimizer.state_dict(), "alpha_optimizer": self.alpha_optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "batches": self.batches.state_dict(),
+                "val_batches": self.val_batches.state_dict(), "generator": self.generator.get_state()}
 
-    def save_checkpoint(self, path: Union[str, Path]) -> None:
-        """Write :meth:`state_dict` atomically to ``path``, and the history as JSON beside it (rank 0 only)."""
-        if distributed.is_main():
-            path = Path(path)
-            checkpoint.save(self.state_dict(), path)
-            self.history.save(path.with_suffix(".history.json"))
-
-    def load_checkpoint(self, path: Union[str, Path]) -> None:
-        """Restore a state written by :meth:`save_checkpoint` (same space and config)."""
-        state = checkpoint.load(path)
-        checkpoint.check_matches(state, path, "nasedu.dnas", self.space.name, dataclasses.asdict(self.config))
-        self.supernet.load_state_dict(state["supernet"])
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
         with torch.no_grad():
             self.alpha.copy_(state["alpha"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -795,12 +624,15 @@ class DNASTrainer:
             self._val_iter = None
         self.val_batches.load_state_dict(state["val_batches"])
         self.generator.set_state(state["generator"])
-        checkpoint.set_rng_state(state["rng"])
         self.history = History.from_dict(state["history"])
         self.monitor.warned_at = state["collapse_warned_at"]
-        self.epoch = state["epoch"]
         self.steps = state["steps"]
-        self.log = list(state["log"])
+
+    def save_checkpoint(self, path: Union[str, Path]) -> None:
+        """Write :meth:`state_dict` atomically to ``path``, and the history as JSON beside it (rank 0 only)."""
+        super().save_checkpoint(path)
+        if distributed.is_main():
+            self.history.save(Path(path).with_suffix(".history.json"))
 
 
 def load_or_train(path: Union[str, Path], space: SearchSpace, splits: Splits, config: DNASConfig = DNASConfig(),
@@ -808,21 +640,9 @@ def load_or_train(path: Union[str, Path], space: SearchSpace, splits: Splits, co
     """A DNAS run: loaded from ``path`` when it exists (whatever its config), else trained and saved there.
 
     Notebooks use it to start from a small checkpoint shipped in ``resource/`` and to search
-    again only when it is absent. Used in: 03_dnas, 04_hardware_dnas.
+    again only when it is absent (``nasedu.training.load_or_train``). Used in: 03_dnas, 04_hardware_dnas.
     """
-    path = Path(path)
-    if path.exists():
-        saved = checkpoint.load(path)
-        if saved.get("kind") != "nasedu.dnas" or saved.get("space") != space.name:
-            raise ValueError(f"{path} is not a DNAS run on space {space.name!r} (kind={saved.get('kind')!r}, "
-                             f"space={saved.get('space')!r}); pass another path")
-        config = dataclasses.replace(DNASConfig(**saved["config"]), device=config.device, progress=config.progress)
-        trainer = DNASTrainer(Supernet(space, seed=config.seed), splits, config, table)
-        trainer.load_checkpoint(path)
-        return trainer
-    trainer = DNASTrainer(Supernet(space, seed=config.seed), splits, config, table, checkpoint_path=path)
-    trainer.fit()
-    return trainer
+    return training.load_or_train(DNASTrainer, path, space, splits, config, table=table)
 
 
 def lambda_sweep(supernet: Supernet, splits: Splits, lambdas: Sequence[float], config: DNASConfig,

@@ -17,7 +17,6 @@ Used in: 05_spos, 06_evolution, 07_truth.
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import time
 from dataclasses import dataclass
@@ -27,13 +26,13 @@ from typing import Callable, Optional, Union
 import torch
 from torch import nn
 
-from nasedu import checkpoint, distributed
+from nasedu import distributed, training
 from nasedu.config import option
 from nasedu.data import Batches, Splits
 from nasedu.progress import progress_bar
 from nasedu.spaces import Arch, ArchLike, SearchSpace
 from nasedu.supernet import Supernet
-from nasedu.training import evaluate, recalibrate_bn, sgd
+from nasedu.training import Trainer, evaluate, recalibrate_bn, sgd
 
 Cost = Callable[[Arch], float]
 SAMPLERS = ("uniform", "budget", "fair")
@@ -89,8 +88,9 @@ class FairSampler(UniformSampler):
     """FairNAS strict fairness: K paths per step that together use every candidate of every layer once.
 
     Each layer takes a fresh random permutation of its K candidates; path j uses the j-th
-    entry of every layer's permutation. The trainer averages the K paths' gradients into
-    one update, so every candidate receives exactly as many updates as any other.
+    entry of every layer's permutation. The trainer sums the K paths' gradients into one
+    update (FairNAS, Chu et al. 2021, Alg. 1), so every candidate receives exactly as many
+    updates as any other, each at the full learning rate.
     """
 
     def __init__(self, space: SearchSpace, seed: int = 0) -> None:
@@ -141,32 +141,27 @@ def make_sampler(config: SPOSConfig, space: SearchSpace, cost: Optional[Cost] = 
     raise ValueError(f"unknown sampler {config.sampler!r}; choose one of {SAMPLERS}")
 
 
-class SPOSTrainer:
+class SPOSTrainer(Trainer):
     """Trains a supernet by single-path sampling, with a checkpoint after every epoch.
 
     ``fit()`` trains up to ``config.epochs``; with a ``checkpoint_path`` it writes the full
     state there after each epoch, and ``fit(resume=True)`` continues from it exactly: the
-    result equals an uninterrupted run with the same seed.
+    result equals an uninterrupted run with the same seed (see ``nasedu.training.Trainer``).
 
     Under torchrun every rank runs the same path on its own shard of each batch and
     DistributedDataParallel averages the gradients (see ``nasedu.distributed``).
     """
+
+    kind = "nasedu.spos"
+    config_class = SPOSConfig
 
     def __init__(self, supernet: Supernet, splits: Splits, config: SPOSConfig = SPOSConfig(),
                  cost: Optional[Cost] = None, checkpoint_path: Union[str, Path, None] = None) -> None:
         if tuple(splits.input_shape) != tuple(supernet.space.input_shape):
             raise ValueError(f"dataset {splits.name!r} has images {splits.input_shape} but space "
                              f"{supernet.space.name!r} expects {supernet.space.input_shape}; pick a matching pair")
-        self.config = config
-        self.space = supernet.space
-        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
-        self.device = distributed.init(config.device)  # cuda:LOCAL_RANK under torchrun
-        distributed.check_batch_size(config.batch_size)
-        torch.manual_seed(config.seed)
+        super().__init__(supernet, config, checkpoint_path)
         torch.backends.cudnn.benchmark = config.cudnn_benchmark
-        self.supernet = supernet.to(self.device)
-        if config.channels_last:
-            self.supernet = self.supernet.to(memory_format=torch.channels_last)
         self.model = distributed.wrap(self.supernet, self.device)  # in DistributedDataParallel when distributed
         self.sampler = make_sampler(config, self.space, cost)  # seeded alike on every rank: the same paths
         self.batches = Batches(*splits.train, config.batch_size, seed=config.seed, device=self.device,
@@ -174,9 +169,35 @@ class SPOSTrainer:
         self.optimizer = sgd(self.supernet, config.lr, config.momentum, config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, config.epochs * len(self.batches))
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-        self.epoch = 0  # epochs finished
-        self.history: list[dict] = []  # one record per epoch
         self.path_counts = torch.zeros(self.space.num_layers, self.space.max_choices, dtype=torch.long)
+
+    def backward(self, x: torch.Tensor, y: torch.Tensor, paths: list[Arch]) -> tuple[float, int]:
+        """Fresh gradients of the summed loss of ``paths`` on one batch; returns (loss sum, correct).
+
+        With the K paths of the fair sampler this is FairNAS's step: the K gradients add up, so
+        every candidate gets a full-size gradient in the one update that follows.
+        """
+        self.optimizer.zero_grad(set_to_none=True)
+        loss_sum, correct = 0.0, 0
+        for arch in paths:  # several paths: DDP averages after each backward, all ranks alike
+            with torch.autocast(x.device.type, torch.bfloat16, enabled=self.config.bf16):
+                logits = self.model(x, arch=arch)
+                loss = self.criterion(logits, y)
+            loss.backward()  # gradients accumulate: a sum over the paths
+            loss_sum += loss.item()
+            correct += int((logits.argmax(1) == y).sum())
+        return loss_sum, correct
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int, int]:
+        """One SGD update on the paths the sampler draws; returns (summed loss, correct, paths)."""
+        paths = self.sampler.sample()
+        loss_sum, correct = self.backward(x, y, paths)
+        self.optimizer.step()
+        self.scheduler.step()
+        for arch in paths:
+            for i, a in enumerate(arch):
+                self.path_counts[i, a] += 1
+        return loss_sum, correct, len(paths)
 
     def train_epoch(self) -> dict:
         """One pass over the training split, one sampled path (or K fair paths) per step."""
@@ -186,85 +207,33 @@ class SPOSTrainer:
                            desc=f"epoch {self.epoch + 1}", leave=False)
         for x, y in bar:
             x, y = distributed.shard(x), distributed.shard(y)  # this rank's part of the global batch
-            paths = self.sampler.sample()
-            self.optimizer.zero_grad(set_to_none=True)
-            for arch in paths:  # several paths: DDP averages after each backward, all ranks alike
-                with torch.autocast(x.device.type, torch.bfloat16, enabled=self.config.bf16):
-                    logits = self.model(x, arch=arch)
-                    loss = self.criterion(logits, y)
-                (loss / len(paths)).backward()
-                loss_sum += loss.item() * len(y)
-                correct += (logits.argmax(1) == y).sum().item()
-                seen += len(y)
-                for i, a in enumerate(arch):
-                    self.path_counts[i, a] += 1
-            self.optimizer.step()
-            self.scheduler.step()
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            step_loss, step_correct, paths = self.step(x, y)
+            loss_sum += step_loss * len(y)
+            correct += step_correct
+            seen += paths * len(y)
+            bar.set_postfix(loss=f"{step_loss / paths:.3f}")
         loss_sum, correct, seen = distributed.sum_over_ranks(loss_sum, correct, seen)
         distributed.average_buffers(self.supernet)
         seconds = time.perf_counter() - start
         return {"epoch": self.epoch + 1, "train_loss": loss_sum / seen, "train_acc": 100.0 * correct / seen,
                 "lr": self.scheduler.get_last_lr()[0], "seconds": seconds, "images_per_s": seen / seconds}
 
-    def fit(self, resume: bool = False) -> list[dict]:
-        """Train until ``config.epochs``; ``resume=True`` first loads the checkpoint if there is one."""
-        if resume and self.checkpoint_path and self.checkpoint_path.exists():
-            self.load_checkpoint(self.checkpoint_path)
-        self.check_ranks_agree()
-        epochs = range(self.epoch, self.config.epochs)
-        for _ in progress_bar(epochs, self.config.progress and distributed.is_main() and bool(epochs), desc="SPOS"):
-            self.history.append(self.train_epoch())
-            self.epoch += 1
-            self.check_ranks_agree()
-            if self.checkpoint_path:
-                self.save_checkpoint(self.checkpoint_path)
-        return self.history
-
-    def check_ranks_agree(self) -> None:
-        """Under torchrun, raise unless every rank has the same config, epoch, sampler state and weights.
-
-        Equal sampler states after equal seeds mean that every rank drew the same paths.
-        """
-        distributed.check_same("the config, epoch, sampled paths and weights", dataclasses.asdict(self.config),
-                               self.epoch, self.sampler.state_dict(), self.path_counts,
-                               *self.supernet.state_dict().values())
+    def shared_state(self) -> list:
+        return [self.sampler.state_dict(), self.path_counts]
 
     def state_dict(self) -> dict:
         """Everything needed to continue exactly: weights, optimizer, schedule, sampler, data order, RNGs."""
-        return {
-            "kind": "nasedu.spos",
-            "space": self.space.name,
-            "config": dataclasses.asdict(self.config),
-            "epoch": self.epoch,
-            "history": self.history,
-            "supernet": self.supernet.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "sampler": self.sampler.state_dict(),
-            "batches": self.batches.state_dict(),
-            "path_counts": self.path_counts,
-            "rng": checkpoint.rng_state(),
-        }
+        return {**super().state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "sampler": self.sampler.state_dict(),
+                "batches": self.batches.state_dict(), "path_counts": self.path_counts}
 
-    def save_checkpoint(self, path: Union[str, Path]) -> None:
-        """Write :meth:`state_dict` atomically to ``path``; under torchrun only rank 0 writes."""
-        if distributed.is_main():
-            checkpoint.save(self.state_dict(), path)
-
-    def load_checkpoint(self, path: Union[str, Path]) -> None:
-        """Restore a state written by :meth:`save_checkpoint` (same space and config)."""
-        state = checkpoint.load(path)
-        checkpoint.check_matches(state, path, "nasedu.spos", self.space.name, dataclasses.asdict(self.config))
-        self.supernet.load_state_dict(state["supernet"])
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.sampler.load_state_dict(state["sampler"])
         self.batches.load_state_dict(state["batches"])
         self.path_counts = state["path_counts"]
-        checkpoint.set_rng_state(state["rng"])
-        self.epoch = state["epoch"]
-        self.history = list(state["history"])
 
 
 # -- scoring archs with inherited weights -----------------------------------------------------------
@@ -312,17 +281,7 @@ def load_or_train(path: Union[str, Path], space: SearchSpace, splits: Splits, co
     """A trained SPOS run: loaded from ``path`` when it exists (whatever its config), else trained and saved there.
 
     Notebooks use it to start from the small checkpoint shipped in ``resource/`` and to
-    retrain only when it is absent. Used in: 02_weight_sharing, 05_spos, 06_evolution, 07_truth.
+    retrain only when it is absent (``nasedu.training.load_or_train``).
+    Used in: 02_weight_sharing, 05_spos, 06_evolution, 07_truth.
     """
-    path = Path(path)
-    if path.exists():
-        saved = checkpoint.load(path)
-        if saved.get("space") != space.name:
-            raise ValueError(f"{path} holds a supernet of space {saved.get('space')!r}, not {space.name!r}")
-        config = dataclasses.replace(SPOSConfig(**saved["config"]), device=config.device, progress=config.progress)
-        trainer = SPOSTrainer(Supernet(space, seed=config.seed), splits, config, cost=cost)
-        trainer.load_checkpoint(path)
-        return trainer
-    trainer = SPOSTrainer(Supernet(space, seed=config.seed), splits, config, cost=cost, checkpoint_path=path)
-    trainer.fit()
-    return trainer
+    return training.load_or_train(SPOSTrainer, path, space, splits, config, cost=cost)

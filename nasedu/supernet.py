@@ -1,9 +1,9 @@
 """The supernet: one over-parameterised network that holds every candidate of every layer.
 
 Activating one candidate per layer (``supernet(x, arch=arch)``) runs one architecture with
-the supernet's shared weights; a weighted mixture (``supernet(x, weights=w)``) is what
-differentiable NAS trains; ``subnet(arch)`` copies one path out as a stand-alone network
-that *inherits* the supernet's weights.
+the supernet's shared weights; a gated mixture (``supernet(x, weights=w)``, optionally with the
+candidates to run, ``active=``) is what differentiable NAS trains; ``subnet(arch)`` copies one
+path out as a stand-alone network that *inherits* the supernet's weights.
 
 Used in: 01_supernet, 02_weight_sharing, 03_dnas, 05_spos.
 """
@@ -38,13 +38,14 @@ class Supernet(nn.Module):
             )
             self.head = space.build_head()
 
-    def forward(
-        self, x: torch.Tensor, arch: Optional[ArchLike] = None, weights: Optional[torch.Tensor] = None
-    ) -> torch.Tensor:
-        """Logits of a single path (``arch``) or of an (L, K) mixture of candidates (``weights``).
+    def forward(self, x: torch.Tensor, arch: Optional[ArchLike] = None, weights: Optional[torch.Tensor] = None,
+                active: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Logits of a single path (``arch``) or of a gated mixture of candidates (``weights``, (L, K)).
 
-        In a mixture, layer i's output is ``sum_k weights[i, k] * op_ik(x)``; candidates whose
-        weight is exactly zero are not run at all.
+        In a mixture, layer i outputs ``sum_k weights[i, k] * op_ik(x)`` over the candidates that
+        run: those in ``active`` ((L, K) booleans), by default those with a non-zero weight. A
+        candidate that runs with a weight of exactly 0 runs detached: the weight (a gate of
+        ProxylessNAS) still gets a gradient, the candidate's parameters none.
         """
         if (arch is None) == (weights is None):
             raise ValueError("pass exactly one of arch=... (a single path) or weights=... (an (L, K) mixture)")
@@ -53,22 +54,35 @@ class Supernet(nn.Module):
         if arch is not None:
             for layer, choice in zip(self.layers, self.space.decode(arch)):
                 x = layer[choice](x)
-        else:
-            self.check_weights(weights)
-            for i, layer in enumerate(self.layers):
-                x = sum(weights[i, k] * op(x) for k, op in enumerate(layer) if weights[i, k].item() != 0.0)
+            return self.head(x)
+        active = self.check_weights(weights, active)
+        for i, (layer, runs) in enumerate(zip(self.layers, active.tolist())):
+            outputs = []
+            for k, op in enumerate(layer):
+                if runs[k]:
+                    with torch.set_grad_enabled(torch.is_grad_enabled() and weights[i, k].item() != 0.0):
+                        out = op(x)  # at weight 0: no graph through the candidate, its output is a constant
+                    outputs.append(weights[i, k] * out)
+            x = sum(outputs)
         return self.head(x)
 
-    def check_weights(self, weights: torch.Tensor) -> None:
-        """Raise a clear error unless ``weights`` is (L, K) with zeros past each layer's candidates."""
+    def check_weights(self, weights: torch.Tensor, active: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The (L, K) candidates to run, after checking ``weights`` (and ``active``): shape (L, K),
+        nothing past a layer's candidates, at least one candidate per layer."""
         expected = (self.space.num_layers, self.space.max_choices)
         if tuple(weights.shape) != expected:
             raise ValueError(f"weights must have shape (layers, candidates) = {expected}, got {tuple(weights.shape)}")
+        if active is None:
+            active = weights.detach() != 0
+        elif tuple(active.shape) != expected or active.dtype != torch.bool:
+            raise ValueError(f"active must be (layers, candidates) = {expected} booleans, got {tuple(active.shape)} "
+                             f"{active.dtype}; make it with nasedu.relax.relax()")
         for i, options in enumerate(self.space.candidates):
-            if len(options) < expected[1] and bool((weights[i, len(options):] != 0).any()):
+            if len(options) < expected[1] and bool((weights[i, len(options):] != 0).any() | active[i, len(options):].any()):
                 raise ValueError(f"layer {i} has only {len(options)} candidates; its extra weights must be 0")
-            if bool((weights[i, : len(options)] == 0).all()):
+            if not bool(active[i, : len(options)].any()):
                 raise ValueError(f"layer {i} has all-zero weights: at least one candidate must be active")
+        return active
 
     def subnet(self, arch: ArchLike) -> ChildNet:
         """A stand-alone copy of one path with the supernet's current weights (and BN statistics)."""

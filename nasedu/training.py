@@ -1,18 +1,24 @@
-"""Loops shared by every trainer: optimizer groups, evaluation, BatchNorm recalibration.
+"""Loops shared by every trainer: optimizer groups, evaluation, BatchNorm recalibration, and the
+epoch loop with checkpoints, exact resume and ``load_or_train`` that SPOS and DNAS both use.
 
 Used in: 02_weight_sharing, 05_spos, 07_truth, 08_export.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
+from pathlib import Path
+from typing import Callable, Iterable, Optional, TypeVar, Union
 
 import torch
 from torch import nn
 
+from nasedu import checkpoint, distributed
 from nasedu.config import option
 from nasedu.progress import progress_bar
+from nasedu.spaces import SearchSpace
+from nasedu.supernet import Supernet
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 BatchSource = Iterable[tuple[torch.Tensor, torch.Tensor]]
@@ -140,3 +146,114 @@ def train_standalone(model_fn: Callable[[], nn.Module], train: tuple[torch.Tenso
             record["eval_loss"], record["eval_acc"] = evaluate(model, held_out)
         history.append(record)
     return model, history
+
+
+# -- the epoch loop of the supernet trainers ---------------------------------------------------------
+
+class Trainer:
+    """What SPOS and DNAS share: epochs, a checkpoint after each (atomic), exact resume, rank checks.
+
+    A subclass names its checkpoints (``kind``) and config class, builds its optimizers in
+    ``__init__`` (after ``super().__init__``) and implements :meth:`train_epoch`; it adds what
+    else it must save to :meth:`state_dict` / :meth:`load_state_dict` and what must agree across
+    ranks to :meth:`shared_state`. ``fit(resume=True)`` continues from ``checkpoint_path`` exactly:
+    the result equals an uninterrupted run with the same seed.
+    """
+
+    kind = ""  # stored in checkpoints, e.g. "nasedu.spos"
+    config_class: type = object  # the config dataclass, to rebuild a run from its checkpoint
+
+    def __init__(self, supernet: Supernet, config, checkpoint_path: Union[str, Path, None] = None) -> None:
+        self.config = config
+        self.space = supernet.space
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        self.device = distributed.init(config.device)  # cuda:LOCAL_RANK under torchrun
+        distributed.check_batch_size(config.batch_size)
+        torch.manual_seed(config.seed)
+        self.supernet = supernet.to(self.device)
+        if config.channels_last:
+            self.supernet = self.supernet.to(memory_format=torch.channels_last)
+        self.epoch = 0  # epochs finished
+        self.log: list[dict] = []  # one record per epoch
+
+    def train_epoch(self) -> dict:
+        """One pass over the training split; returns the epoch's record."""
+        raise NotImplementedError
+
+    def fit(self, resume: bool = False) -> list[dict]:
+        """Train until ``config.epochs``; ``resume=True`` first loads the checkpoint if there is one."""
+        if resume and self.checkpoint_path and self.checkpoint_path.exists():
+            self.load_checkpoint(self.checkpoint_path)
+        self.check_ranks_agree()
+        epochs = range(self.epoch, self.config.epochs)
+        for _ in progress_bar(epochs, self.config.progress and distributed.is_main() and bool(epochs),
+                              desc=self.kind.split(".")[-1].upper()):
+            self.log.append(self.train_epoch())
+            self.epoch += 1
+            self.check_ranks_agree()
+            if self.checkpoint_path:
+                self.save_checkpoint(self.checkpoint_path)
+        return self.log
+
+    def shared_state(self) -> list:
+        """What must be equal on every rank besides the config, epoch and weights (samplers, alpha)."""
+        return []
+
+    def check_ranks_agree(self) -> None:
+        """Under torchrun, raise unless every rank holds the same config, epoch, samplers and weights.
+
+        Equal sampler states after equal seeds mean that every rank drew the same paths.
+        """
+        distributed.check_same("the config, epoch, sampled paths and weights", dataclasses.asdict(self.config),
+                               self.epoch, *self.shared_state(), *self.supernet.state_dict().values())
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly; subclasses add their own entries."""
+        return {"kind": self.kind, "space": self.space.name, "config": dataclasses.asdict(self.config),
+                "epoch": self.epoch, "log": self.log, "supernet": self.supernet.state_dict(),
+                "rng": checkpoint.rng_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`; subclasses restore their own entries too."""
+        self.supernet.load_state_dict(state["supernet"])
+        checkpoint.set_rng_state(state["rng"])
+        self.epoch = state["epoch"]
+        self.log = list(state["log"])
+
+    def save_checkpoint(self, path: Union[str, Path]) -> None:
+        """Write :meth:`state_dict` atomically to ``path``; under torchrun only rank 0 writes."""
+        if distributed.is_main():
+            checkpoint.save(self.state_dict(), path)
+
+    def load_checkpoint(self, path: Union[str, Path]) -> None:
+        """Restore a state written by :meth:`save_checkpoint` (same space and config)."""
+        state = checkpoint.load(path)
+        checkpoint.check_matches(state, path, self.kind, self.space.name, dataclasses.asdict(self.config))
+        self.load_state_dict(state)
+
+
+T = TypeVar("T", bound=Trainer)
+
+
+def load_or_train(trainer_class: type[T], path: Union[str, Path], space: SearchSpace, splits, config,
+                  **options) -> T:
+    """A run loaded from ``path`` when it exists (whatever its config: the saved one is used), else
+    trained with ``config`` from a supernet seeded by ``config.seed`` and saved there.
+
+    Notebooks use it to start from a small checkpoint shipped in ``resource/`` and to train
+    only when it is absent. ``options`` go to the trainer (e.g. ``cost=`` or ``table=``).
+    """
+    path = Path(path)
+    if path.exists():
+        saved = checkpoint.load(path)
+        if saved.get("kind") != trainer_class.kind or saved.get("space") != space.name:
+            raise ValueError(f"{path} is not a {trainer_class.kind} run on space {space.name!r} (kind="
+                             f"{saved.get('kind')!r}, space={saved.get('space')!r}); pass another path")
+        config = dataclasses.replace(trainer_class.config_class(**saved["config"]), device=config.device,
+                                     progress=config.progress)
+        trainer = trainer_class(Supernet(space, seed=config.seed), splits, config, **options)
+        trainer.load_checkpoint(path)
+        return trainer
+    trainer = trainer_class(Supernet(space, seed=config.seed), splits, config, checkpoint_path=path, **options)
+    trainer.fit()
+    return trainer

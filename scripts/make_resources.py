@@ -58,7 +58,7 @@ def train_supernet(name: str, config: nd.spos.SPOSConfig) -> None:
     path.unlink(missing_ok=True)
     start = time.perf_counter()
     trainer = nd.spos.load_or_train(path, nd.spaces.get("teaching"), nd.data.load(**TEACHING_DATA), config)
-    print(f"{path}: {trainer.history[-1]}, {time.perf_counter() - start:.0f} s")
+    print(f"{path}: {trainer.log[-1]}, {time.perf_counter() - start:.0f} s")
 
 
 def make_spos() -> None:

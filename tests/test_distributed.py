@@ -7,14 +7,14 @@ compare the ranks with each other and with runs in this process.
 The oracle: the ranks normalise each half of a batch with that half's BatchNorm statistics,
 so a single process that runs BatchNorm on the two halves separately (``halves=True``) must
 give the same weights and alpha, up to float rounding (measured: weights bit for bit, alpha
-within 5e-8 of the distance it moved). Bugs land far away (measured after 3 epochs): a rank
+within 2e-7 of the distance it moved). Bugs land far away (measured after 3 epochs): a rank
 that skips the gradient averaging 0.97 (SPOS) and 0.9 (DNAS; alpha 0.16), ranks that take the
 same half of each batch the same, ranks on different paths 1.0 to 1.4.
 
 A plain single process (BatchNorm over the whole batch) differs more: after one epoch the
-weights by 0.26 (SPOS) and 0.24 (DNAS; alpha 0.016) of the distance they moved, while a rank
-that skips the averaging is 0.84 and 0.92 (alpha 0.22) away from it, and one that skips only
-alpha's averaging 0.34 (alpha 0.22).
+weights by 0.26 (SPOS) and 0.23 (DNAS; alpha 0.13, ProxylessNAS's two-path estimator moving only
+two logits per layer and step) of the distance they moved, while a rank that skips the averaging
+is 0.84 and 0.92 away from it, and one that skips only alpha's averaging 0.22 in alpha.
 
 Training multiplies rounding differences about tenfold per step here, so both sides run one
 thread: the same ops then round alike.
@@ -66,10 +66,10 @@ class Recorder:
     def __init__(self, function, crash_after=None):
         self.function, self.crash_after, self.results = function, crash_after, []
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         if len(self.results) == self.crash_after:
             raise KeyboardInterrupt("simulated crash")
-        self.results.append(self.function(*args))
+        self.results.append(self.function(*args, **kwargs))
         return self.results[-1]
 
 
@@ -171,16 +171,12 @@ def ranks(tmp_path_factory):
 def one_process(method, halves=False, stop_after=None, **changes):
     """The same run in this process and its epoch records; ``halves`` runs BatchNorm per half batch."""
     trainer, records = make_trainer(method, **changes), []
-    if halves and method == "spos":
-        supernet = trainer.supernet
-        trainer.model = lambda x, arch: torch.cat([supernet(h, arch=arch) for h in x.chunk(2)])
-    with pytest.MonkeyPatch.context() as patch:
-        if halves and method == "dnas":
-            mixed = dnas.mixed_forward
-            patch.setattr(dnas, "mixed_forward", lambda net, x, *g: torch.cat([mixed(net, h, *g) for h in x.chunk(2)]))
-        for _ in range(stop_after or trainer.config.epochs):
-            records.append(trainer.train_epoch())
-            trainer.epoch += 1
+    if halves:  # every forward (weight and alpha steps) normalises each half batch on its own
+        forward = trainer.supernet.forward
+        trainer.supernet.forward = lambda x, **kw: torch.cat([forward(h, **kw) for h in x.chunk(2)])
+    for _ in range(stop_after or trainer.config.epochs):
+        records.append(trainer.train_epoch())
+        trainer.epoch += 1
     return trainer, records
 
 
@@ -232,7 +228,7 @@ def test_two_ranks_equal_one_process_that_normalises_the_same_half_batches(ranks
     print(f"{method}: 2 ranks vs 1 process with BatchNorm per half batch: {distances}")
     assert all(d < 1e-5 for d in distances.values())  # bugs: 0.1 or more (see the module docstring)
     assert rank0[method]["no_grad"] == sorted(k for k, p in reference.supernet.named_parameters() if p.grad is None)
-    losses = [e["train_loss"] for e in rank0[method]["state"]["history" if method == "spos" else "log"]]
+    losses = [e["train_loss"] for e in rank0[method]["state"]["log"]]
     assert losses == pytest.approx([e["train_loss"] for e in records], rel=1e-5)  # summed over the ranks
 
 
@@ -244,7 +240,7 @@ def test_two_ranks_are_close_to_a_plain_single_process(ranks, method):
     distances = moved(rank0[method]["after_epoch_1"], reference, start_weights(method))
     print(f"{method}: 2 ranks vs 1 process after one epoch: {distances}")
     assert distances["weights"] < 0.5  # measured 0.26 and 0.24; a rank that skips the averaging: 0.84 and 0.92
-    assert distances.get("alpha", 0) < 0.05  # measured 0.016; skipping the averaging: 0.22
+    assert distances.get("alpha", 0) < 0.18  # measured 0.13; skipping alpha's averaging: 0.22
 
 
 @pytest.mark.parametrize("name", SHORT_RUNS)
@@ -256,7 +252,9 @@ def test_fair_paths_and_second_order_alpha_average_like_one_process(ranks, name)
     reference, _ = one_process(method, halves=True, **changes)
     distances = moved(rank0[name], reference, start_weights(method))
     print(f"{name}: 2 ranks vs 1 process with BatchNorm per half batch: {distances}")
-    assert all(d < 1e-5 for d in distances.values())  # measured: fair 1e-6 (rounding), second order 5e-8
+    # measured: second order 4e-8; fair 1.2e-4: rounding, amplified by two big steps (the K gradients add up:
+    # in one process a 1e-7 relative nudge of the initial weights moves the result by 7e-3); bugs: 1 or more
+    assert all(d < (1e-3 if name == "fair" else 1e-5) for d in distances.values())
 
 
 def test_only_rank_0_writes_checkpoints(ranks):

@@ -5,10 +5,11 @@ import warnings
 
 import pytest
 import torch
+from torch import nn
 from torch.func import functional_call
 
 import nasedu as nd
-from nasedu import checkpoint, data, dnas, hardware
+from nasedu import checkpoint, data, dnas, hardware, relax
 from nasedu.bench import saved_activation_bytes
 from conftest import one_hot, randomise_bn
 
@@ -39,16 +40,16 @@ def config(**changes):
 
 # -- relaxations ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("relaxation", dnas.RELAXATIONS)
+@pytest.mark.parametrize("relaxation", relax.RELAXATIONS)
 def test_one_hot_alpha_gives_the_single_path(teaching, relaxation):
     supernet = nd.Supernet(teaching).eval()
     randomise_bn(supernet)
     x = torch.randn(3, *teaching.input_shape)
     for arch in [(0, 1, 2, 3), (3, 0, 1, 2), (2, 2, 0, 1)]:
-        gates, active = dnas.relax(one_hot(teaching, arch, 1e4), teaching, relaxation, temperature=5.0,
-                                   generator=torch.Generator().manual_seed(0))
+        gates, active = relax.relax(one_hot(teaching, arch, 1e4), teaching, relaxation, temperature=5.0,
+                                    generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
-            mixed = dnas.mixed_forward(supernet, x, gates, active)
+            mixed = supernet(x, weights=gates, active=active)
             path = supernet(x, arch=arch)
         torch.testing.assert_close(mixed, path)
 
@@ -61,7 +62,7 @@ def test_sampled_paths_follow_softmax_alpha(teaching):
     for relaxation in ("hard_gumbel", "binary"):
         counts = torch.zeros(4)
         for _ in range(500):
-            _, active = dnas.relax(alpha, teaching, relaxation, generator=generator)
+            _, active = relax.relax(alpha, teaching, relaxation, paths=1, generator=generator)
             assert active.sum(1).tolist() == [1, 1, 1, 1]  # one candidate runs per layer
             counts += active.sum(0)
         torch.testing.assert_close(counts / 2000, expected, atol=0.03, rtol=0)
@@ -69,7 +70,7 @@ def test_sampled_paths_follow_softmax_alpha(teaching):
 
 def test_binary_gates_run_one_path_forward_and_two_for_the_gradient(teaching):
     alpha = torch.zeros(4, 4)
-    gates, active = dnas.relax(alpha, teaching, "binary", paths=2, generator=torch.Generator().manual_seed(0))
+    gates, active = relax.relax(alpha, teaching, "binary", paths=2, generator=torch.Generator().manual_seed(0))
     assert active.sum(1).tolist() == [2, 2, 2, 2]
     assert sorted(gates[active].tolist()) == [0.0] * 4 + [1.0] * 4  # values: one path on, the other at 0
     assert bool((gates[~active] == 0).all())
@@ -78,9 +79,9 @@ def test_binary_gates_run_one_path_forward_and_two_for_the_gradient(teaching):
 def test_low_gumbel_temperature_is_nearly_one_hot_high_is_nearly_uniform(teaching):
     alpha = torch.tensor([[1.0, 0.0, 0.5, -0.5]] * 4)
     generator = torch.Generator().manual_seed(0)
-    cold = torch.stack([dnas.relax(alpha, teaching, "gumbel", temperature=0.01, generator=generator)[0]
+    cold = torch.stack([relax.relax(alpha, teaching, "gumbel", temperature=0.01, generator=generator)[0]
                         for _ in range(100)])  # (100, L, K)
-    hot, _ = dnas.relax(alpha, teaching, "gumbel", temperature=1000.0, generator=generator)
+    hot, _ = relax.relax(alpha, teaching, "gumbel", temperature=1000.0, generator=generator)
     assert cold.max(-1).values.mean() > 0.99
     torch.testing.assert_close(hot, torch.full((4, 4), 0.25), atol=0.01, rtol=0)
 
@@ -101,7 +102,7 @@ def test_expected_cost_and_derived_cost_at_one_hot_equal_the_table(teaching, met
     table = hardware.lookup_table(teaching, metric)
     arch = (0, 3, 1, 2)
     alpha = one_hot(teaching, arch, 1e4)
-    assert table.expected_cost(dnas.probabilities(alpha, teaching)).item() == pytest.approx(table.cost(arch), rel=1e-6)
+    assert table.expected_cost(relax.probabilities(alpha, teaching)).item() == pytest.approx(table.cost(arch), rel=1e-6)
     derived = dnas.derive(alpha, teaching, table)
     assert derived.arch == arch and derived.ops == ("skip", "conv3", "k3e1", "k5e3")
     assert derived.cost == table.cost(arch) == derived.base_cost + sum(derived.layer_costs)
@@ -110,27 +111,37 @@ def test_expected_cost_and_derived_cost_at_one_hot_equal_the_table(teaching, met
 
 def test_hardware_loss_formulas():
     ce, cost = torch.tensor(2.0), torch.tensor(300.0)
-    assert dnas.AdditiveLoss(0.5, reference=200.0)(ce, cost).item() == pytest.approx(2.0 + 0.5 * 1.5)
-    fbnet = dnas.MultiplicativeLoss(0.2, 0.6, reference=300.0)  # the reference measures 25 units
+    assert relax.AdditiveLoss(0.5, reference=200.0)(ce, cost).item() == pytest.approx(2.0 + 0.5 * 1.5)
+    fbnet = relax.MultiplicativeLoss(0.2, 0.6, reference=300.0)  # the reference measures 25 units
     assert fbnet(ce, cost).item() == pytest.approx(2.0 * 0.2 * math.log(25.0) ** 0.6)
-    hinge = dnas.HingeLoss(4.0, budget=200.0)
+    assert fbnet.term(cost).item() == pytest.approx(0.2 * math.log(25.0) ** 0.6)  # the factor, as recorded
+    hinge = relax.HingeLoss(4.0, budget=200.0)
     assert hinge(ce, cost).item() == pytest.approx(2.0 + 4.0 * 0.5)
     assert hinge(ce, torch.tensor(150.0)).item() == 2.0  # within budget: no penalty
 
 
-@pytest.mark.parametrize("relaxation", dnas.RELAXATIONS)
+@pytest.mark.parametrize("relaxation", relax.RELAXATIONS)
 def test_gradients_reach_alpha_through_task_and_hardware_loss(digits, teaching, macs, relaxation):
     trainer = dnas.DNASTrainer(nd.Supernet(teaching), digits, config(relaxation=relaxation, hardware_weight=2.0), macs)
     x, y = digits.val[0][:32].contiguous(memory_format=torch.channels_last), digits.val[1][:32]
+    drawn = trainer.generator.get_state()
     total, task, cost = trainer.arch_loss(x, y)
     (task_grad,) = torch.autograd.grad(task, trainer.alpha, retain_graph=True)
     (hardware_grad,) = torch.autograd.grad(total - task, trainer.alpha)
     assert task_grad.abs().sum() > 0
-    # d(lambda * E[c] / ref) / d alpha_ik = lambda / ref * p_ik * (c_ik - sum_j p_ij c_ij), at uniform p = 1/4
-    c = macs.as_tensor()
-    expected = 2.0 / trainer.hardware_loss.reference * 0.25 * (c - c.mean(1, keepdim=True))
+    c, scale = macs.as_tensor(), 2.0 / trainer.hardware_loss.reference
+    if relaxation in ("gumbel", "hard_gumbel"):  # FBNet: the cost of the sample drawn, through the soft sample
+        trainer.generator.set_state(drawn)
+        tau = dnas.temperature_at(trainer.config, trainer.epoch)
+        soft, _ = relax.relax(trainer.alpha.detach(), teaching, "gumbel", tau, generator=trainer.generator)
+        expected = scale / tau * soft * (c - (soft * c).sum(1, keepdim=True))
+        sample = soft if relaxation == "gumbel" else nn.functional.one_hot(soft.argmax(1), 4).float()
+        assert cost.item() == pytest.approx(macs.expected_cost(sample).item(), rel=1e-6)
+    else:
+        # d(lambda * E[c] / ref) / d alpha_ik = lambda / ref * p_ik * (c_ik - sum_j p_ij c_ij), at uniform p = 1/4
+        expected = scale * 0.25 * (c - c.mean(1, keepdim=True))
+        assert cost.item() == pytest.approx(trainer.hardware_loss.reference)  # the mean cost: E[c] at uniform alpha
     torch.testing.assert_close(hardware_grad, expected)
-    assert cost.item() == pytest.approx(trainer.hardware_loss.reference)  # the mean cost is E[c] at uniform alpha
 
 
 @pytest.mark.parametrize("loss", ["multiplicative", "hinge"])
@@ -171,7 +182,7 @@ def test_second_order_gradient_matches_the_exact_unrolled_gradient(digits, teach
     params = dict(supernet.named_parameters())
 
     def loss(p, x, y):  # the DARTS mixture, softmax(alpha), with the weights p
-        weights = dnas.probabilities(trainer.alpha, teaching)
+        weights = relax.probabilities(trainer.alpha, teaching)
         return torch.nn.functional.cross_entropy(functional_call(supernet, p, (x,), {"weights": weights}), y)
 
     step = torch.autograd.grad(loss(params, xt, yt), list(params.values()), create_graph=True)
@@ -194,17 +205,17 @@ def test_memory_light_mode_keeps_about_one_path_of_activations(teaching):
     generator = torch.Generator().manual_seed(0)
 
     def mixture_bytes(gates, active):
-        return saved_activation_bytes(lambda: dnas.mixed_forward(supernet, x, gates, active).sum(), supernet)
+        return saved_activation_bytes(lambda: supernet(x, weights=gates, active=active).sum(), supernet)
 
-    full = mixture_bytes(*dnas.relax(alpha, teaching, "softmax"))
+    full = mixture_bytes(*relax.relax(alpha, teaching, "softmax"))
     one, two = [], []
     for _ in range(20):
-        gates, active = dnas.relax(alpha, teaching, "binary", generator=generator)
+        gates, active = relax.relax(alpha, teaching, "binary", paths=1, generator=generator)
         arch = tuple(active.float().argmax(1).tolist())
         path = saved_activation_bytes(lambda: supernet(x, arch=arch).sum(), supernet)
         one.append(mixture_bytes(gates, active))
         assert one[-1] <= 1.3 * path  # the sampled path's own activations, plus its gated output
-        two.append(mixture_bytes(*dnas.relax(alpha, teaching, "binary", paths=2, generator=generator)))
+        two.append(mixture_bytes(*relax.relax(alpha, teaching, "binary", paths=2, generator=generator)))
     print(f"saved activations: full mixture {full / 2**20:.1f} MiB; one path {sum(one) / len(one) / full:.2f}x, "
           f"two paths {sum(two) / len(two) / full:.2f}x of it")
     assert sum(one) / len(one) <= 0.4 * full
@@ -369,7 +380,7 @@ def test_hinge_loss_lands_within_its_budget(digits, teaching, macs, warm_superne
 def test_bad_inputs_give_clear_errors(digits, teaching, macs):
     with pytest.raises(ValueError, match=r"alpha must have shape \(layers, candidates\) = \(4, 4\) for space "
                                          r"'teaching', got \(4, 3\)"):
-        dnas.relax(torch.zeros(4, 3), teaching)
+        relax.relax(torch.zeros(4, 3), teaching)
     with pytest.raises(ValueError, match=r"= \(4, 4\) for space 'teaching', got \(8, 3\)"):
         dnas.DNASTrainer(nd.Supernet(teaching), digits, config(), macs, alpha=torch.zeros(8, 3))
     other = hardware.lookup_table(nd.spaces.get("nas-bench-macro"), "params")
@@ -378,11 +389,11 @@ def test_bad_inputs_give_clear_errors(digits, teaching, macs):
     with pytest.raises(ValueError, match="hardware_weight must be >= 0, got -0.1"):
         config(hardware_weight=-0.1)
     with pytest.raises(ValueError, match="lambda must be >= 0, got -1"):
-        dnas.AdditiveLoss(-1, reference=1.0)
+        relax.AdditiveLoss(-1, reference=1.0)
     with pytest.raises(ValueError, match="temperature must be > 0, got -1.0"):
         config(relaxation="gumbel", temperature=-1.0)
     with pytest.raises(ValueError, match="temperature must be > 0, got 0"):
-        dnas.relax(torch.zeros(4, 4), teaching, "gumbel", temperature=0)
+        relax.relax(torch.zeros(4, 4), teaching, "gumbel", temperature=0)
     with pytest.raises(ValueError, match="unknown relaxation 'sparsemax'"):
         config(relaxation="sparsemax")
     with pytest.raises(ValueError, match=r"hinge loss needs a target: DNASConfig\(budget=...\)"):
@@ -391,8 +402,8 @@ def test_bad_inputs_give_clear_errors(digits, teaching, macs):
         dnas.DNASTrainer(nd.Supernet(teaching), digits, config(hardware_loss="hinge", budget=1000.0), macs)
     with pytest.raises(ValueError, match="second_order=True unrolls DARTS's softmax relaxation"):
         config(second_order=True, relaxation="binary")
-    with pytest.raises(ValueError, match="paths must be between 1 and 4"):
-        dnas.relax(torch.zeros(4, 4), teaching, "binary", paths=5)
+    with pytest.raises(ValueError, match=r"paths must be 1 or 2 \(and at most 4, the fewest candidates of a layer\), got 5"):
+        relax.relax(torch.zeros(4, 4), teaching, "binary", paths=5)
 
 
 def test_same_seed_same_search_whatever_ran_before(digits, teaching, macs, tmp_path):
@@ -405,3 +416,145 @@ def test_same_seed_same_search_whatever_ran_before(digits, teaching, macs, tmp_p
     assert torch.equal(a.alpha, b.alpha)
     for key, value in a.supernet.state_dict().items():
         assert torch.equal(value, b.supernet.state_dict()[key]), key
+
+
+# -- faithful to the papers ------------------------------------------------------------------------------
+
+def test_proxylessnas_two_path_gradient_stays_on_the_pair_and_the_others_keep_their_probabilities(digits, teaching):
+    """ProxylessNAS sec. 3.2.1: the gradient reaches only the two sampled logits, and after the rescaling
+    the candidates outside the pair keep exactly the probabilities they had."""
+    trainer = dnas.DNASTrainer(nd.Supernet(teaching), digits, dnas.preset("proxylessnas", hardware_weight=0.0,
+                                                                         alpha_lr=0.05, progress=False))
+    trainer.alpha.data = torch.randn(4, 4, generator=torch.Generator().manual_seed(1))
+    x, y = digits.val[0][:32].contiguous(memory_format=torch.channels_last), digits.val[1][:32]
+    for _ in range(5):
+        gates, active = trainer.gates(trainer.alpha)
+        assert active.sum(1).tolist() == [2, 2, 2, 2] and gates.sum(1).tolist() == [1.0] * 4
+        _, task, _ = trainer.arch_loss(x, y, gates, active)
+        (grad,) = torch.autograd.grad(task, trainer.alpha)
+        assert bool((grad[~active] == 0).all()) and bool((grad[active] != 0).any())
+        # the pair's two gradients cancel: the gradient of a softmax over two logits sums to 0
+        torch.testing.assert_close(grad.sum(1), torch.zeros(4), atol=1e-7, rtol=0)
+
+        before = relax.probabilities(trainer.alpha.detach(), teaching)
+        generator_state = trainer.generator.get_state()
+        trainer.alpha_step(x, y, x, y)
+        trainer.generator.set_state(generator_state)
+        _, drawn = trainer.gates(trainer.alpha)  # the pair that step drew
+        after = relax.probabilities(trainer.alpha.detach(), teaching)
+        torch.testing.assert_close(after[~drawn], before[~drawn], atol=1e-6, rtol=0)
+        assert not torch.allclose(after[drawn], before[drawn])  # the pair moved
+
+
+def test_rescale_pair_keeps_the_logsumexp_of_the_pair():
+    before = torch.tensor([[0.0, 1.0, -1.0, 2.0]])
+    alpha = before + torch.tensor([[0.5, -0.3, 0.0, 0.0]])  # a step moved candidates 0 and 1
+    active = torch.tensor([[True, True, False, False]])
+    relax.rescale_pair(alpha, before, active)
+    assert torch.logsumexp(alpha[active], 0) == pytest.approx(torch.logsumexp(before[active], 0).item())
+    assert alpha[0, 2:].tolist() == [-1.0, 2.0]
+    assert (alpha[0, 0] - alpha[0, 1]).item() == pytest.approx(-1.0 + 0.8)  # the step's effect within the pair stays
+
+
+def test_proxylessnas_trains_the_weights_on_one_sampled_path(digits, teaching):
+    trainer = dnas.DNASTrainer(nd.Supernet(teaching), digits, dnas.preset("proxylessnas", progress=False))
+    x, y = next(iter(trainer.batches))
+    trainer.weight_step(x, y)
+    for layer in trainer.supernet.layers:
+        trained = [k for k, op in enumerate(layer) if any(p.grad is not None for p in op.parameters())]
+        assert len(trained) <= 1  # one candidate (none if it is a parameter-free skip)
+
+
+def test_gdas_trains_the_weights_on_the_path_its_gumbel_sample_picks(digits, teaching):
+    trainer = dnas.DNASTrainer(nd.Supernet(teaching), digits, dnas.preset("gdas", progress=False))
+    x, y = next(iter(trainer.batches))
+    trainer.weight_step(x, y)
+    assert all(sum(any(p.grad is not None for p in op.parameters()) for op in layer) <= 1
+               for layer in trainer.supernet.layers)
+
+
+@pytest.mark.parametrize("method, lr, betas, weight_decay, schedule", [
+    ("darts", 3e-4, (0.5, 0.999), 1e-3, "constant"),
+    ("fbnet", 1e-2, (0.9, 0.999), 5e-4, "exponential"),
+    ("gdas", 3e-4, (0.5, 0.999), 1e-3, "linear"),
+    ("proxylessnas", 1e-3, (0.0, 0.999), 0.0, "constant"),
+])
+def test_each_preset_has_its_papers_alpha_optimiser(digits, teaching, method, lr, betas, weight_decay, schedule):
+    trainer = dnas.DNASTrainer(nd.Supernet(teaching), digits, dnas.preset(method, epochs=11, progress=False))
+    group = trainer.alpha_optimizer.param_groups[0]
+    assert isinstance(trainer.alpha_optimizer, torch.optim.Adam)
+    assert (group["lr"], tuple(group["betas"]), group["weight_decay"]) == (lr, betas, weight_decay)
+    taus = [dnas.temperature_at(trainer.config, e) for e in range(11)]
+    if schedule == "constant":
+        assert taus == [1.0] * 11
+    elif schedule == "exponential":  # FBNet: 5.0, times exp(-0.045) every epoch
+        assert taus == pytest.approx([5.0 * math.exp(-0.045 * e) for e in range(11)])
+    else:  # GDAS: 10 down to 0.1, linearly
+        assert taus[0] == 10.0 and taus[-1] == pytest.approx(0.1) and taus == sorted(taus, reverse=True)
+    assert dnas.preset(method, alpha_lr=0.5).alpha_lr == 0.5  # changes go on top
+
+
+def test_the_multiplicative_loss_records_its_factor(digits, teaching, macs):
+    trainer = dnas.DNASTrainer(nd.Supernet(teaching), digits, dnas.preset("fbnet", epochs=1, record_every=2,
+                                                                        progress=False), macs)
+    history = trainer.fit()
+    factors = [trainer.hardware_loss.term(torch.tensor(c)).item() for c in history.expected_cost]
+    assert all(h > 0 for h in history.hardware_loss)  # a factor, not 'total minus CE' (negative below 1)
+    # recorded on the Gumbel sample's cost, close to the factor of the expected cost
+    assert history.hardware_loss == pytest.approx(factors, rel=0.1)
+
+
+@pytest.mark.parametrize("relaxation", relax.RELAXATIONS)
+def test_alpha_finds_the_only_candidates_that_fit_a_toy_target(teaching, relaxation):
+    """The alpha gradient of every relaxation, on a toy with a known answer.
+
+    Two layers of four fixed linear maps each; the target was made by path (2, 1). Only that
+    path fits, so gradient descent on alpha alone must put >= 90% of each layer's probability
+    on it within a few hundred steps.
+    """
+    generator = torch.Generator().manual_seed(0)
+    maps = torch.linalg.qr(torch.randn(2, 4, 8, 8, generator=generator))[0]  # (layer, candidate, 8, 8) rotations
+    toy = nd.SearchSpace("toy", (1, 8, 8), 10, 8, 1, tuple(nd.LayerSpec(8, 8, 1, teaching.candidates[0])
+                                                              for _ in range(2)), 16)
+    alpha = torch.zeros(2, 4, requires_grad=True)
+    optimizer = torch.optim.Adam([alpha], lr=0.2, betas=(0.0, 0.999))  # ProxylessNAS's betas: no momentum
+    for step in range(300):
+        x = torch.randn(64, 8, generator=generator)
+        target = x @ maps[0, 2].T @ maps[1, 1].T
+        tau = 5.0 * (0.1 / 5.0) ** (step / 299)  # anneal the Gumbel temperature from 5 to 0.1
+        gates, active = relax.relax(alpha, toy, relaxation, temperature=tau, generator=generator)
+        h = x
+        for layer in range(2):  # the gated sum of the candidates that run; a gate-0 candidate runs detached
+            h = sum(gates[layer, k] * (h @ maps[layer, k].T if gates[layer, k].item() != 0 else
+                                       (h @ maps[layer, k].T).detach()) for k in range(4) if active[layer, k])
+        loss = ((h - target) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        before = alpha.detach().clone()
+        optimizer.step()
+        if relaxation == "binary":
+            relax.rescale_pair(alpha.data, before, active)
+    probs = relax.probabilities(alpha.detach(), toy)
+    assert probs.argmax(1).tolist() == [2, 1]
+    assert probs.max(1).values.min() >= 0.9, probs
+
+
+def test_a_fair_step_is_the_sum_of_the_k_single_path_gradients(digits):
+    """FairNAS (Chu et al. 2021, Alg. 1): the K paths' gradients add up into one update."""
+    space = nd.spaces.get("teaching")
+    trainer = nd.spos.SPOSTrainer(nd.Supernet(space, seed=0), digits, nd.spos.SPOSConfig(sampler="fair",
+                                                                                         progress=False))
+    x, y = next(iter(trainer.batches))
+    paths = trainer.sampler.sample()
+    assert len(paths) == 4
+    trainer.backward(x, y, paths)
+    fair = {name: p.grad.clone() for name, p in trainer.supernet.named_parameters() if p.grad is not None}
+    total = {}
+    for arch in paths:
+        trainer.backward(x, y, [arch])
+        for name, p in trainer.supernet.named_parameters():
+            if p.grad is not None:
+                total[name] = total.get(name, 0) + p.grad
+    assert fair.keys() == total.keys()
+    for name in fair:
+        torch.testing.assert_close(fair[name], total[name], rtol=1e-5, atol=1e-7)  # a sum, not the mean

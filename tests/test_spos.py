@@ -62,7 +62,7 @@ def test_resume_after_a_crash_gives_the_same_weights(digits, tmp_path):
     history = resumed.fit(resume=True)
     assert [h["epoch"] for h in history] == [1, 2, 3]
     assert_same_weights(weights_of(resumed.supernet), weights_of(full.supernet))
-    assert history[-1]["train_loss"] == full.history[-1]["train_loss"]
+    assert history[-1]["train_loss"] == full.log[-1]["train_loss"]
     assert torch.equal(resumed.path_counts, full.path_counts)
 
 
