@@ -5,7 +5,8 @@ The relaxations, temperature schedules and hardware losses are pure functions in
 
 1. **alpha step** on a validation batch: gates from alpha by the relaxation, the supernet's gated
    mixture, cross-entropy *plus a hardware loss* of the cost of a lookup table, one Adam step of
-   alpha (DARTS's unrolled gradient when ``second_order``). The cost is the expectation under
+   alpha (DARTS's unrolled gradient when ``second_order``). GDAS's unchosen candidates run too, at
+   gate 0 without a graph, so that every gate gets its straight-through gradient. The cost is the expectation under
    ``softmax(alpha)`` (DARTS, ProxylessNAS) or, for the Gumbel relaxations, under the sample that
    was drawn (FBNet eq. 6). ProxylessNAS then rescales the pair of logits it updated.
 2. **weight step** on a training batch: SGD on cross-entropy, alpha detached. DARTS and FBNet
@@ -38,7 +39,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional, Sequence, Union
+from typing import Callable, Iterator, Optional, Sequence, Union
 
 import torch
 from torch import nn
@@ -49,7 +50,8 @@ from nasedu.data import Batches, Splits
 from nasedu.hardware import LookupTable
 from nasedu.progress import progress_bar
 from nasedu.relax import (RELAXATIONS, SCHEDULES, AdditiveLoss, HardwareLoss, HingeLoss, MultiplicativeLoss,
-                          _check_weight, check_alpha, entropy, probabilities, relax, rescale_pair, temperature)
+                          _check_weight, candidate_mask, check_alpha, entropy, probabilities, relax, rescale_pair,
+                          temperature)
 from nasedu.spaces import Arch, SearchSpace
 from nasedu.supernet import Supernet
 from nasedu.training import Trainer, sgd
@@ -213,11 +215,24 @@ class DerivedArch:
             return cls.from_dict(json.load(f))
 
 
-def derive(alpha: torch.Tensor, space: SearchSpace, table: LookupTable) -> DerivedArch:
-    """``argmax(alpha)`` per layer with its cost from ``table``; build it with ``space.build(d.arch)``."""
+def derive(alpha: torch.Tensor, space: SearchSpace, table: LookupTable, max_cost: Optional[float] = None
+           ) -> DerivedArch:
+    """``argmax(alpha)`` per layer with its cost from ``table``; build it with ``space.build(d.arch)``.
+
+    With ``max_cost``: the most probable arch (the largest ``sum_i log p[i, a_i]``) that costs at
+    most ``max_cost``. A hinge loss bounds the *expected* cost, so ``argmax`` may still cost more,
+    above all while alpha is undecided. The feasible archs are enumerated: small spaces only.
+    """
     table.check_space(space)
     probs = probabilities(alpha.detach(), space).cpu()
     arch = tuple(int(a) for a in probs.argmax(-1))
+    if max_cost is not None and table.cost(arch) > max_cost:
+        if table.min_cost() > max_cost:
+            raise ValueError(f"no arch of {space.name!r} costs at most {max_cost:g} {table.metric}; "
+                             f"the cheapest costs {table.min_cost():g}")
+        log_p = torch.log(probs.double().clamp_min(1e-300))
+        feasible = (a for a in space.enumerate() if table.cost(a) <= max_cost)
+        arch = max(feasible, key=lambda a: float(sum(log_p[i, k] for i, k in enumerate(a))))
     return DerivedArch(
         space=space.name, arch=arch, ops=tuple(c[a] for c, a in zip(space.candidates, arch)),
         probs=tuple(float(probs[i, a]) for i, a in enumerate(arch)), metric=table.metric,
@@ -439,6 +454,15 @@ class DNASTrainer(Trainer):
         return relax(alpha, self.space, self.config.relaxation, temperature_at(self.config, self.epoch),
                      paths or self.config.paths, self.generator)
 
+    def alpha_gates(self, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The gates of an alpha step. GDAS (eq. 7) differentiates the soft sample of *every* candidate:
+        its unchosen candidates run too, at gate 0 and without a graph, so that each gate gets its
+        gradient ``<dL/d out, op_k(x)>`` while only the chosen path is kept in memory."""
+        gates, active = self.gates(alpha)
+        if self.config.relaxation == "hard_gumbel":
+            active = candidate_mask(self.space, active.device)
+        return gates, active
+
     def arch_loss(self, x: torch.Tensor, y: torch.Tensor, gates: Optional[torch.Tensor] = None,
                   active: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(total, cross-entropy, cost) of one batch, differentiable in alpha and the weights.
@@ -447,7 +471,7 @@ class DNASTrainer(Trainer):
         the Gumbel relaxations (FBNet), under ``softmax(alpha)`` otherwise.
         """
         if gates is None:
-            gates, active = self.gates(self.alpha)
+            gates, active = self.alpha_gates(self.alpha)
         task = self.criterion(self.supernet(x, weights=gates, active=active), y)
         sampled = self.config.relaxation in ("gumbel", "hard_gumbel")
         cost = self.table.expected_cost(gates if sampled else probabilities(self.alpha, self.space))
@@ -461,7 +485,7 @@ class DNASTrainer(Trainer):
             grad, (total, task, cost) = self.unrolled_alpha_grad(x_val, y_val, x_train, y_train)
             active = None
         else:
-            gates, active = self.gates(self.alpha)
+            gates, active = self.alpha_gates(self.alpha)
             total, task, cost = self.arch_loss(x_val, y_val, gates, active)
             (grad,) = torch.autograd.grad(total, [self.alpha])  # no gradients for the weights
         self.alpha.grad = distributed.average(grad)  # the global batch's gradient: alpha stays equal on all ranks
@@ -589,18 +613,18 @@ class DNASTrainer(Trainer):
                 "cost": derived.cost, "temperature": temperature_at(self.config, self.epoch),
                 "lr": self.scheduler.get_last_lr()[0], "seconds": time.perf_counter() - start}
 
-    def fit(self, resume: bool = False) -> History:
+    def fit(self, resume: bool = False, on_epoch: Optional[Callable[[Trainer], None]] = None) -> History:
         """Train until ``config.epochs`` (see ``Trainer.fit``); returns the alpha history."""
-        super().fit(resume)
+        super().fit(resume, on_epoch)
         return self.history
 
     def shared_state(self) -> list:
         """Equal generator states and alpha mean that every rank sampled the same gates and paths."""
         return [self.steps, self.generator.get_state(), self.alpha]
 
-    def derive(self) -> DerivedArch:
-        """The current answer: ``argmax(alpha)`` per layer with its costs."""
-        return derive(self.alpha, self.space, self.table)
+    def derive(self, max_cost: Optional[float] = None) -> DerivedArch:
+        """The current answer: ``argmax(alpha)`` per layer with its costs (see :func:`derive`)."""
+        return derive(self.alpha, self.space, self.table, max_cost)
 
     # -- checkpoints --------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -636,13 +660,26 @@ class DNASTrainer(Trainer):
 
 
 def load_or_train(path: Union[str, Path], space: SearchSpace, splits: Splits, config: DNASConfig = DNASConfig(),
-                  table: Optional[LookupTable] = None) -> DNASTrainer:
+                  table: Optional[LookupTable] = None, on_epoch: Optional[Callable[[Trainer], None]] = None
+                  ) -> DNASTrainer:
     """A DNAS run: loaded from ``path`` when it exists (whatever its config), else trained and saved there.
 
     Notebooks use it to start from a small checkpoint shipped in ``resource/`` and to search
     again only when it is absent (``nasedu.training.load_or_train``). Used in: 03_dnas, 04_hardware_dnas.
     """
-    return training.load_or_train(DNASTrainer, path, space, splits, config, table=table)
+    return training.load_or_train(DNASTrainer, path, space, splits, config, on_epoch, table=table)
+
+
+def record_perturbation_choice(trainer: DNASTrainer, images: int = 2000) -> None:
+    """An ``on_epoch`` callback: add to the epoch's record the arch that :func:`perturbation_select`
+    picks on the first ``images`` validation images, and the accuracy drops it measured.
+
+    Used in: 03_dnas.
+    """
+    x, y = trainer.val_batches.x[:images], trainer.val_batches.y[:images]
+    batches = Batches(x, y, 500, shuffle=False, device=trainer.device, channels_last=trainer.config.channels_last)
+    arch, drops = perturbation_select(trainer.supernet, trainer.alpha, batches)
+    trainer.log[-1].update(perturbation_arch=list(arch), perturbation_drops=drops)
 
 
 def lambda_sweep(supernet: Supernet, splits: Splits, lambdas: Sequence[float], config: DNASConfig,

@@ -18,7 +18,7 @@ Used in: 01_supernet, 03_dnas, 04_hardware_dnas, 05_spos, 06_evolution, 07_truth
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -371,8 +371,31 @@ def dnas_losses(history: Any, ax: Optional[Axes] = None) -> Axes:
     h = dnas_history(history)
     ax = _axes(ax, (6, 3.2))
     ax.plot(h["step"], h["task_loss"], color="black", linewidth=1.5, label="task loss")
-    ax.plot(h["step"], h["hardware_loss"], color=PALETTE[3], linewidth=1.5, linestyle="--", label="hardware loss")
+    ax.plot(h["step"], h["hardware_loss"], color=PALETTE[3], linewidth=1.5, linestyle="--",
+            label="hardware term (FBNet: its factor)")
     ax.set(xlabel="step", ylabel="loss", title="Losses")
+    ax.legend(frameon=False, fontsize=9)
+    return ax
+
+
+def derived_truth(history: Any, fitness: Callable[[tuple[int, ...]], float], ax: Optional[Axes] = None,
+                  label: str = "argmax(α)", others: Optional[Mapping[str, tuple[Sequence[int], Sequence]]] = None
+                  ) -> Axes:
+    """The true accuracy of the arch a DNAS run would answer at every recorded step.
+
+    ``fitness(arch)`` is the ground truth (e.g. ``TeachingGroundTruth().fitness``); ``others``
+    maps a label to ``(steps, archs)`` chosen another way (e.g. by perturbation after each epoch),
+    drawn as markers on the same axes.
+
+    Used in: 03_dnas.
+    """
+    h = dnas_history(history)
+    ax = _axes(ax, (7, 3.2))
+    archs = [tuple(int(k) for k in p.argmax(1)) for p in h["probs"]]
+    ax.step(h["step"], [fitness(a) for a in archs], where="post", color="black", linewidth=1.5, label=label)
+    for (name, (steps, picks)), color in zip((others or {}).items(), PALETTE[1:]):
+        ax.plot(steps, [fitness(tuple(a)) for a in picks], "o", color=color, markersize=5, label=name)
+    ax.set(xlabel="step", ylabel="true accuracy (%)", title="The derived arch, judged by the ground truth")
     ax.legend(frameon=False, fontsize=9)
     return ax
 

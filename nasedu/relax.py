@@ -8,7 +8,8 @@ alpha into gates ``g[i, k]``, and the supernet's layer i outputs ``sum_k g[i, k]
   noise ``G = -log(-log(U))``; a random, nearly one-hot mixture as tau falls.
 - ``"hard_gumbel"`` (GDAS, Dong & Yang 2019, eq. 5-7): the one-hot argmax of that sample in the
   forward pass, the soft sample's gradient in the backward pass (straight-through); one
-  candidate runs.
+  candidate runs with a graph. (GDAS's alpha step also runs the others at gate 0, without a
+  graph, so that each gate's gradient ``<dL/d out, op_k(x)>`` exists; see ``DNASTrainer.alpha_gates``.)
 - ``"binary"`` (ProxylessNAS, Cai et al. 2019, sec. 3.2): binary gates. With ``paths=2`` (the
   paper's estimator) two candidates are drawn from ``p = softmax(alpha)``, the probabilities are
   renormalised over that pair, one of the two is switched on; both run (the other at gate 0,

@@ -180,8 +180,12 @@ class Trainer:
         """One pass over the training split; returns the epoch's record."""
         raise NotImplementedError
 
-    def fit(self, resume: bool = False) -> list[dict]:
-        """Train until ``config.epochs``; ``resume=True`` first loads the checkpoint if there is one."""
+    def fit(self, resume: bool = False, on_epoch: Optional[Callable[["Trainer"], None]] = None) -> list[dict]:
+        """Train until ``config.epochs``; ``resume=True`` first loads the checkpoint if there is one.
+
+        ``on_epoch(trainer)`` runs after every epoch, before the checkpoint: it may add to the
+        epoch's record, ``trainer.log[-1]`` (e.g. a measurement of the supernet as it is then).
+        """
         if resume and self.checkpoint_path and self.checkpoint_path.exists():
             self.load_checkpoint(self.checkpoint_path)
         self.check_ranks_agree()
@@ -190,6 +194,8 @@ class Trainer:
                               desc=self.kind.split(".")[-1].upper()):
             self.log.append(self.train_epoch())
             self.epoch += 1
+            if on_epoch is not None:
+                on_epoch(self)
             self.check_ranks_agree()
             if self.checkpoint_path:
                 self.save_checkpoint(self.checkpoint_path)
@@ -236,12 +242,13 @@ T = TypeVar("T", bound=Trainer)
 
 
 def load_or_train(trainer_class: type[T], path: Union[str, Path], space: SearchSpace, splits, config,
-                  **options) -> T:
+                  on_epoch: Optional[Callable[[Trainer], None]] = None, **options) -> T:
     """A run loaded from ``path`` when it exists (whatever its config: the saved one is used), else
     trained with ``config`` from a supernet seeded by ``config.seed`` and saved there.
 
     Notebooks use it to start from a small checkpoint shipped in ``resource/`` and to train
-    only when it is absent. ``options`` go to the trainer (e.g. ``cost=`` or ``table=``).
+    only when it is absent. ``on_epoch`` goes to ``fit``, ``options`` to the trainer (e.g.
+    ``cost=`` or ``table=``).
     """
     path = Path(path)
     if path.exists():
@@ -255,5 +262,5 @@ def load_or_train(trainer_class: type[T], path: Union[str, Path], space: SearchS
         trainer.load_checkpoint(path)
         return trainer
     trainer = trainer_class(Supernet(space, seed=config.seed), splits, config, checkpoint_path=path, **options)
-    trainer.fit()
+    trainer.fit(on_epoch=on_epoch)
     return trainer

@@ -342,11 +342,12 @@ class EvolutionPlayground(FigureView):
 # -- lambda explorer -----------------------------------------------------------------------------
 
 class LambdaExplorer(FigureView):
-    """Slide the hardware-loss weight lambda over a DNAS sweep: the arch it derives and its cost.
+    """Slide the hardware-loss weight lambda over a DNAS sweep: the arch it derives, its cost and accuracy.
 
     ``sweep`` is a list of ``{"lambda": float, "arch": tuple, "cost": float, "history": dict or
-    None}``, one record per DNAS run. ``space`` (or, without it, the first history's op names)
-    names the candidates.
+    None}``, one record per DNAS run; a record may also hold ``"accuracy"`` (e.g. the arch's
+    ground-truth accuracy), drawn beside the cost. ``space`` (or, without it, the first
+    history's op names) names the candidates.
 
     Used in: 04_hardware_dnas.
     """
@@ -404,6 +405,8 @@ class LambdaExplorer(FigureView):
         history = self.histories[self.slider.value]
         readable = "-".join(ops[a] for a, ops in zip(self.arch, self.candidates))
         title = f"λ = {self.lam:g}: {readable}, {plots.format_cost(self.cost, self.metric)}"
+        if "accuracy" in self.record:
+            title += f", {float(self.record['accuracy']):.2f}%"
         if history is None:
             plots.supernet_diagram(self.candidates, arch=self.arch, ax=top, title=title)
         else:
@@ -416,4 +419,11 @@ class LambdaExplorer(FigureView):
             bottom.axhline(self.budget, color=plots.PALETTE[3], linestyle="--", linewidth=1.5, label="budget")
             bottom.legend(frameon=False, fontsize=9)
         plots.cost_axis(bottom.yaxis, self.metric)
-        bottom.set(xlabel="λ, weight of the hardware loss", title="Cost of the derived arch")
+        bottom.set(xlabel="λ, weight of the hardware loss (the sweep's values, evenly spaced: not to scale)",
+                   title="Cost of the derived arch")
+        if all("accuracy" in r for r in self.records):
+            accuracy = bottom.twinx()
+            accuracy.plot(positions, [float(r["accuracy"]) for r in self.records], color=plots.PALETTE[0],
+                          marker="s", markersize=4)
+            accuracy.set_ylabel("accuracy (%)", color=plots.PALETTE[0])
+            bottom.set_title("Cost (black) and accuracy (blue) of the derived arch")

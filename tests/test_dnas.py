@@ -558,3 +558,39 @@ def test_a_fair_step_is_the_sum_of_the_k_single_path_gradients(digits):
     assert fair.keys() == total.keys()
     for name in fair:
         torch.testing.assert_close(fair[name], total[name], rtol=1e-5, atol=1e-7)  # a sum, not the mean
+
+
+def test_perturbation_selection_finds_the_only_trained_path(digits, teaching, macs):
+    """Wang et al. 2021 on a known answer: only the candidates of path (1, 2, 3, 1) were trained, so
+    removing them from a uniform mixture costs the most accuracy, though alpha is flat."""
+    trainer = nd.spos.SPOSTrainer(nd.Supernet(teaching, seed=0), digits,
+                                  nd.spos.SPOSConfig(epochs=3, batch_size=64, progress=False))
+    trainer.sampler.sample = lambda: [(1, 2, 3, 1)]
+    trainer.fit()
+    val = data.Batches(*digits.val, 100, shuffle=False, channels_last=True)
+    arch, drops = dnas.perturbation_select(trainer.supernet, torch.zeros(4, 4), val)
+    assert arch == (1, 2, 3, 1)
+    assert all(row[a] == max(row) and row[a] > 5 for row, a in zip(drops, arch))  # points of accuracy lost
+    assert dnas.derive(torch.zeros(4, 4), teaching, macs).arch == (0, 0, 0, 0)  # argmax of a tie: by position
+
+
+def test_on_epoch_runs_after_every_epoch_and_its_notes_are_saved(teaching, macs, tmp_path):
+    small = data.load("digits", train_size=256, val_size=128, seed=0)
+    trainer = dnas.DNASTrainer(nd.Supernet(teaching), small, config(epochs=2), macs, checkpoint_path=tmp_path / "r.pt")
+    trainer.fit(on_epoch=lambda t: t.log[-1].update(note=f"after epoch {t.epoch}"))
+    assert [e["note"] for e in trainer.log] == ["after epoch 1", "after epoch 2"]
+    assert [e["note"] for e in checkpoint.load(tmp_path / "r.pt")["log"]] == ["after epoch 1", "after epoch 2"]
+
+
+def test_derive_within_a_budget_gives_the_most_probable_feasible_arch(teaching, macs):
+    alpha = torch.randn(4, 4, generator=torch.Generator().manual_seed(3))
+    free = dnas.derive(alpha, teaching, macs)
+    budget = 0.8 * free.cost
+    within = dnas.derive(alpha, teaching, macs, max_cost=budget)
+    log_p = relax.probabilities(alpha, teaching).log()
+    feasible = [a for a in teaching.enumerate() if macs.cost(a) <= budget]
+    best = max(feasible, key=lambda a: sum(log_p[i, k].item() for i, k in enumerate(a)))  # brute force
+    assert within.arch == best and within.cost <= budget < free.cost
+    assert dnas.derive(alpha, teaching, macs, max_cost=free.cost).arch == free.arch  # argmax already fits
+    with pytest.raises(ValueError, match="no arch of 'teaching' costs at most 1000 macs; the cheapest costs 140160"):
+        dnas.derive(alpha, teaching, macs, max_cost=1000.0)

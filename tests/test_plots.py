@@ -324,3 +324,15 @@ def test_cost_formatting():
     assert plots.format_cost(1_234_567, "macs") == "1.2 M"
     assert plots.format_cost(0.8412, "latency_ms") == "0.84 ms"
     assert [plots.metric_label(m) for m in ("macs", "latency_ms", "flops")] == ["MACs", "latency (ms)", "FLOPs (MACs)"]
+
+
+def test_derived_truth_plots_the_truth_of_each_recorded_argmax(space):
+    history = {"op_names": [list(c) for c in space.candidates], "metric": "macs", "budget": None,
+               "step": [10, 20], "probs": [[[0.7, 0.1, 0.1, 0.1]] * 4, [[0.1, 0.1, 0.1, 0.7]] * 4],
+               "entropy": [[1.0] * 4] * 2, "expected_cost": [1.0, 1.0], "task_loss": [1.0, 1.0],
+               "hardware_loss": [0.0, 0.0], "temperature": [1.0, 1.0]}
+    truth = {(0, 0, 0, 0): 67.0, (3, 3, 3, 3): 88.0, (1, 1, 1, 1): 86.0}
+    ax = plots.derived_truth(history, truth.__getitem__, others={"other": ([20], [(1, 1, 1, 1)])})
+    line, markers = ax.lines[0], ax.lines[1]
+    assert list(line.get_ydata()) == [67.0, 88.0] and list(markers.get_ydata()) == [86.0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["argmax(α)", "other"]

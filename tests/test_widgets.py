@@ -176,6 +176,15 @@ def test_lambda_explorer_shows_the_arch_of_each_lambda(space):
     assert [t.get_text() for t in cost_axes.get_xticklabels()] == ["0", "0.01", "0.1", "1"]
 
 
+def test_lambda_explorer_draws_accuracy_when_the_records_have_it(space):
+    records = [{**r, "accuracy": 80.0 + i} for i, r in enumerate(sweep(space))]
+    explorer = widgets.LambdaExplorer(records)
+    explorer.slider.value = 3
+    assert explorer.figure.axes[0].get_title().endswith("83.00%")
+    accuracy_axes = explorer.figure.axes[2]  # the twin of the cost axes
+    assert list(accuracy_axes.lines[0].get_ydata()) == [80.0, 82.0, 81.0, 83.0]  # in lambda order 0, 0.01, 0.1, 1
+
+
 def test_lambda_explorer_without_histories_needs_a_space(space):
     records = [{**r, "history": None} for r in sweep(space)]
     explorer = widgets.LambdaExplorer(records, space=space)
