@@ -6,8 +6,11 @@
 - supernet_*.png: the three pictures of the supernet encoding (teaching space).
 - dnas_*.png: what a DNAS history looks like, drawn from a *synthetic* history (logits drifting
   towards one op per layer); the figures say so in their title.
-- search_*.png, ranking_params.png: real searches on NAS-Bench-Macro (skipped with a message
-  when the table is missing; pass --bench PATH).
+- dnas_collapse_truth.png: the shipped 30-epoch DARTS run (resource/teaching_darts_long.pt): the
+  weight on skips per layer, and the true accuracy of the arch it would answer at every step, by
+  argmax and by perturbation (notebook 03, section 6).
+- search_*.png, ranking_params.png: real searches on NAS-Bench-Macro (the table shipped with nasedu,
+  or --bench PATH).
 - hardware_*.png (with --latency): MACs against latency measured here; a busy machine gives
   noisy numbers, so measure on an idle one.
 """
@@ -109,6 +112,27 @@ def search_figures(bench_path: Optional[Path]) -> None:
     save(ax, "ranking_params.png")
 
 
+def collapse_figure(space: nd.SearchSpace) -> None:
+    """The collapse of the shipped long DARTS run, judged by the teaching space's ground truth."""
+    splits = nd.data.load("fashion-mnist", train_size=10000, val_size=5000, seed=0)
+    long = nd.dnas.load_or_train(REPO / "resource" / "teaching_darts_long.pt", space, splits)
+    truth = nd.benchmarks.TeachingGroundTruth()
+    probs = np.array(long.history.probs)  # (records, L, K)
+    skip = space.candidates[0].index("skip")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, layout="constrained")
+    for i in range(space.num_layers):
+        top.plot(long.history.step, probs[:, i, skip], label=f"layer {i}")
+    top.axhline(0.5, color="0.5", linestyle="--", label="collapse threshold")
+    top.set(ylabel="P(skip)", title="DARTS, 30 epochs: the weight on skip connections")
+    top.set_ylim(0, 1.3)
+    top.legend(frameon=False, fontsize=8, ncol=5, loc="upper left")
+    steps_per_epoch = long.history.step[-1] // len(long.log)
+    perturbation = ([steps_per_epoch * e["epoch"] for e in long.log], [e["perturbation_arch"] for e in long.log])
+    plots.derived_truth(long.history, truth.fitness, ax=bottom, label="argmax(α) at each step",
+                        others={"selected by perturbation, after each epoch": perturbation})
+    save(bottom, "dnas_collapse_truth.png")
+
+
 def hardware_figures(space: nd.SearchSpace, macs: nd.hardware.LookupTable) -> None:
     latency = nd.hardware.lookup_table(space, "latency_ms")
     save(plots.op_cost_vs_latency(space, macs, latency), "hardware_ops.png")
@@ -129,6 +153,7 @@ def main() -> None:
     history = synthetic_history(space, macs, target=space.decode("k3e1-k5e3-skip-k5e3"))
     supernet_figures(space, history)
     dnas_figures(history)
+    collapse_figure(space)
     search_figures(args.bench)
     if args.latency:
         hardware_figures(space, macs)

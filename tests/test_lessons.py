@@ -56,3 +56,46 @@ def test_07_fair_sampling_ranks_better_than_uniform_as_the_text_says():
     taus = {row: [float(x) for x in re.search(rf"{re.escape(row)} +(-?[\d.]+) +(-?[\d.]+)\n", text).groups()]
             for row in ["supernet (inherited)", "supernet, fair sampling"]}
     assert all(f > u for f, u in zip(taus["supernet, fair sampling"], taus["supernet (inherited)"]))
+
+
+def test_03_every_shipped_hardware_aware_or_gumbel_search_decided():
+    text = printed("03_dnas")
+    assert numbers(r"hardware-aware and Gumbel runs: lowest ([\d.]+)", text)[0] >= 0.7
+    assert numbers(r"DARTS, the paper's alpha budget +([\d.]+)", text)[0] < 0.7  # the lesson: DARTS stays flat
+
+
+def test_03_the_long_darts_run_loses_true_accuracy_as_skips_win():
+    text = printed("03_dnas")
+    first, last = numbers(r"after epoch +\d+ *: argmax \S+ +true accuracy ([\d.]+)%", text)
+    (p_first, p_last), = re.findall(r"mean P\(skip\): ([\d.]+) at the first record, ([\d.]+) at the last", text)
+    assert last < first - 1 and float(p_last) > float(p_first)
+
+
+def test_04_the_sweep_has_eight_lambdas_that_all_decided_and_spos_is_never_further_from_the_front():
+    text = printed("04_hardware_dnas")
+    lambdas = numbers(r"lambda +([\d.]+): \S+ +[\d,]+ MACs", text)
+    assert len(lambdas) >= 8 and sum(0 < lam < 0.3 for lam in lambdas) >= 3
+    assert min(numbers(r"mean max-probability ([\d.]+)\n", text)) >= 0.7
+    gaps = re.findall(r"^ *([\d.]+) +([\d.]+) +([\d.]+) +SPOS:", text, re.MULTILINE)
+    assert len(gaps) == len(lambdas) and all(float(spos) <= float(dnas) for _, dnas, spos in gaps)
+
+
+def test_methods_json_agrees_with_the_ground_truth():
+    """An outside check: every pick's rank and accuracy in resource/teaching_methods.json follow from the truth."""
+    import json
+    import statistics
+
+    from nasedu.benchmarks import TeachingGroundTruth
+
+    result = json.loads((REPO / "resource" / "teaching_methods.json").read_text())
+    truth = TeachingGroundTruth()
+    feasible = sorted((a for a in truth.archs() if truth.cost(a) <= result["budget"]), key=truth.fitness, reverse=True)
+    assert result["feasible_archs"] == len(feasible) and set(result["summary"]) >= {"darts", "fbnet", "gdas",
+                                                                                     "proxylessnas", "spos"}
+    for run in result["runs"]:
+        arch = truth.space.decode(run["arch"])
+        assert run["truth_acc"] == truth.fitness(arch) and run["cost"] == truth.cost(arch) <= result["budget"]
+        assert run["rank"] == feasible.index(arch) + 1
+    for method, summary in result["summary"].items():
+        ranks = [r["rank"] for r in result["runs"] if r["method"] == method]
+        assert len(ranks) == summary["runs"] >= 3 and statistics.median(ranks) == summary["median_rank"]
