@@ -41,7 +41,7 @@ FIELDS = ("mean_acc", "test_acc", "std", "params", "flops")
 TEACHING_FILENAME = "teaching_ground_truth.json"
 TEACHING_URL = f"https://raw.githubusercontent.com/nasedu/nasedu/main/resource/{TEACHING_FILENAME}"
 # sha256 of the committed resource/teaching_ground_truth.json (a test keeps the two in sync)
-TEACHING_SHA256 = "71833e3bae6338327057e63851acb23210912da1044adca64ab3ea5329951a02"
+TEACHING_SHA256 = "ad0196938c9a1907868e816cc86c6985522295494c74b1b804f70c47d55919c3"
 TEACHING_FIELDS = ("acc", "mean_acc", "params", "macs", "latency_ms")
 CHECKOUT_RESOURCE = Path(__file__).resolve().parents[1] / "resource"  # present in a clone of the repository
 

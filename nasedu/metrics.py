@@ -17,6 +17,7 @@ Used in: 07_truth.
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Optional, Sequence
 
 import numpy as np
@@ -91,17 +92,69 @@ def regret(found_fitness: float, best_fitness: float) -> float:
 def seed_to_seed_tau(accs: Sequence[Sequence[float]], top_fraction: Optional[float] = None) -> float:
     """Mean Kendall tau between every pair of seeds; ``accs`` has one row per arch, one column per seed.
 
-    With ``top_fraction`` (e.g. 0.1) only the archs with the best mean accuracy count
-    (at least 2): do the seeds agree on how to order the best archs?
+    With ``top_fraction`` (e.g. 0.1) only the best archs count (at least 2): do the seeds agree on how
+    to order the best archs? For each pair of seeds the best archs are chosen by the mean of the *other*
+    seeds, so this needs at least 3 seeds. Choosing them by the same seeds that are then compared would
+    bias the answer down: an arch lands in the top set partly because one seed was lucky on it, and the
+    other seed then disagrees (Berkson's paradox; on pure noise that way gives a clearly negative tau).
     """
     accs = np.asarray(accs, dtype=float)
     if accs.ndim != 2 or accs.shape[1] < 2:
         raise ValueError(f"accs needs one row per arch and at least 2 seed columns, got shape {accs.shape}")
     if not np.isfinite(accs).all():
         raise ValueError("accs holds NaN or infinite values; every arch needs a finite accuracy for every seed")
-    if top_fraction is not None:
-        if not 0 < top_fraction <= 1:
-            raise ValueError(f"top_fraction must be in (0, 1], got {top_fraction}")
-        accs = accs[np.argsort(-accs.mean(1), kind="stable")[: max(2, round(len(accs) * top_fraction))]]
-    pairs = itertools.combinations(range(accs.shape[1]), 2)
-    return float(np.mean([kendall_tau(accs[:, a], accs[:, b]) for a, b in pairs]))
+    seeds = range(accs.shape[1])
+    if top_fraction is None:
+        return float(np.mean([kendall_tau(accs[:, a], accs[:, b]) for a, b in itertools.combinations(seeds, 2)]))
+    if not 0 < top_fraction <= 1:
+        raise ValueError(f"top_fraction must be in (0, 1], got {top_fraction}")
+    if accs.shape[1] < 3:
+        raise ValueError("top_fraction needs at least 3 seeds: the top archs are chosen by a seed that is not "
+                         f"compared, got {accs.shape[1]} seed columns")
+    size = max(2, round(len(accs) * top_fraction))
+    taus = []
+    for a, b in itertools.combinations(seeds, 2):
+        held_out = [s for s in seeds if s not in (a, b)]
+        top = np.argsort(-accs[:, held_out].mean(1), kind="stable")[:size]
+        taus.append(kendall_tau(accs[top, a], accs[top, b]))
+    return float(np.mean(taus))
+
+
+def kendall_taus(estimate: Sequence[float], truth: Sequence[float], subset: Sequence[bool]) -> tuple[float, float]:
+    """Kendall tau of ``estimate`` with ``truth`` over all archs, and over the archs in ``subset`` (a mask).
+
+    Used in: 07_truth.
+    """
+    estimate, truth = _check_pair(estimate, truth)
+    subset = np.asarray(subset, dtype=bool)
+    if subset.shape != estimate.shape:
+        raise ValueError(f"subset must mark each of the {len(estimate)} archs, got shape {subset.shape}")
+    return kendall_tau(estimate, truth), kendall_tau(estimate[subset], truth[subset])
+
+
+def true_rank(value: float, truth: Sequence[float]) -> int:
+    """Where an arch whose true score is ``value`` ranks among ``truth`` (1 = nothing is better).
+
+    Used in: 07_truth.
+    """
+    return 1 + int((scores(truth, "truth") > value).sum())
+
+
+def usefulness(taus: tuple[float, float], rules: dict[str, tuple[float, float]], noise: float, favourite_rank: int,
+               num_archs: int) -> dict[str, bool]:
+    """What a supernet's ranking is good for, as yes/no answers to the questions a practitioner asks.
+
+    ``taus`` is its (tau over all archs, tau among similar archs), ``rules`` the same for free rules
+    (NaN where a rule cannot rank), ``noise`` the seed-to-seed tau over all archs, and
+    ``favourite_rank`` the true rank of its favourite arch among ``num_archs``.
+
+    Used in: 07_truth.
+    """
+    overall, similar = taus
+    return {
+        "telling good archs from bad ones better than a free rule": all(overall > r[0] for r in rules.values()),
+        "ranking similar archs better than a free rule": all(similar > r[1] for r in rules.values()
+                                                             if not math.isnan(r[1])),
+        "agreeing with the truth as well as a second training run does": overall >= noise,
+        "pointing at a top-10% arch with its favourite": favourite_rank <= 0.1 * num_archs,
+    }

@@ -81,14 +81,46 @@ def test_seed_to_seed_tau_known_answers():
 
 
 def test_seed_to_seed_tau_within_the_top():
-    # the best 3 archs (by mean) are ordered oppositely by the two seeds, the rest agree
-    accs = np.array([[1, 1], [2, 2], [3, 3], [4, 4], [5, 5], [6, 6], [7, 7], [10, 12], [11, 11], [12, 10]], float)
+    # every seed puts the same 3 archs on top but orders them differently: each pair of seeds agrees on
+    # 1 of their 3 pairs (tau -1/3), while over all 10 archs the seeds mostly agree
+    rest = [[v, v, v] for v in range(1, 8)]
+    accs = np.array(rest + [[10, 12, 11], [11, 10, 12], [12, 11, 10]], float)
     assert metrics.seed_to_seed_tau(accs) > 0.8
-    assert metrics.seed_to_seed_tau(accs, top_fraction=0.3) == pytest.approx(-1.0)
+    assert metrics.seed_to_seed_tau(accs, top_fraction=0.3) == pytest.approx(-1 / 3)
+
+
+def test_seed_to_seed_tau_top_is_chosen_by_a_held_out_seed():
+    # pure noise: the seeds agree on nothing, so the honest answer is 0. Choosing the top archs by the
+    # mean of the compared seeds would give a clearly negative tau (Berkson's paradox).
+    accs = np.random.default_rng(0).normal(size=(3000, 3))
+    assert abs(metrics.seed_to_seed_tau(accs, top_fraction=0.1)) < 0.05
+    top = np.argsort(-accs[:, :2].mean(1))[:300]
+    assert metrics.kendall_tau(accs[top, 0], accs[top, 1]) < -0.2  # what the biased choice would report
 
 
 def test_seed_to_seed_tau_needs_two_seeds():
     with pytest.raises(ValueError, match="at least 2 seed columns"):
         metrics.seed_to_seed_tau(np.ones((5, 1)))
     with pytest.raises(ValueError, match="top_fraction must be in"):
-        metrics.seed_to_seed_tau(np.ones((5, 2)), top_fraction=0)
+        metrics.seed_to_seed_tau(np.ones((5, 3)), top_fraction=0)
+    with pytest.raises(ValueError, match="at least 3 seeds"):
+        metrics.seed_to_seed_tau(np.ones((5, 2)), top_fraction=0.5)
+
+
+def test_kendall_taus_over_all_and_a_subset():
+    estimate, truth = [1, 2, 3, 4, 5], [1, 2, 3, 5, 4]
+    overall, subset = metrics.kendall_taus(estimate, truth, [False, False, True, True, True])
+    assert overall == pytest.approx(0.8) and subset == pytest.approx(1 / 3)  # 9 of 10 pairs agree; 2 of 3
+    with pytest.raises(ValueError, match="subset must mark each of the 5 archs"):
+        metrics.kendall_taus(estimate, truth, [True])
+
+
+def test_true_rank_counts_the_better_archs():
+    assert metrics.true_rank(88.0, [89.0, 88.0, 87.0, 88.5]) == 3 and metrics.true_rank(90, [89.0]) == 1
+
+
+def test_usefulness_answers_each_question_from_the_numbers():
+    rules = {"MACs": (0.5, 0.45), "fewest skips": (0.55, float("nan"))}
+    answers = metrics.usefulness((0.62, 0.26), rules, noise=0.72, favourite_rank=1, num_archs=256)
+    assert list(answers.values()) == [True, False, False, True]
+    assert not metrics.usefulness((0.5, 0.5), rules, 0.72, 30, 256)["pointing at a top-10% arch with its favourite"]
