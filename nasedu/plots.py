@@ -123,6 +123,33 @@ def _text_color(rgb: Sequence[float], opacity: float) -> str:
 
 # -- the supernet --------------------------------------------------------------------------------
 
+def pipeline_diagram(ax: Optional[Axes] = None) -> Axes:
+    """The one-shot NAS pipeline in four boxes: space, supernet training, search, retraining.
+
+    Used in: 00_overview.
+    """
+    ax = _axes(ax, (11, 2.8))
+    steps = [("search space", "L layers x K candidate ops\n= K^L architectures", "01"),
+             ("train the supernet", "once, for all archs:\nSPOS one path per step (05)\nDNAS a mixture + alpha (03-04)",
+              "02-05"),
+             ("search", "SPOS: evolution on inherited\naccuracy, under a budget (06)\nDNAS: argmax of alpha (03)",
+              "06"),
+             ("retrain and check", "train the chosen arch alone\nfrom scratch (08); judge the\nsearch on a ground truth (07)",
+              "07-08")]
+    for i, (title, body, notebooks) in enumerate(steps):
+        x = 0.125 + 0.25 * i
+        ax.text(x, 0.78, title, ha="center", va="center", fontsize=11, fontweight="bold",
+                bbox=dict(boxstyle="round,pad=0.4", facecolor=PALETTE[i], alpha=0.25, edgecolor=PALETTE[i]))
+        ax.text(x, 0.45, body, ha="center", va="center", fontsize=8.5, linespacing=1.4)
+        ax.text(x, 0.1, f"notebooks {notebooks}", ha="center", va="bottom", fontsize=8, color="0.45")
+        if i < len(steps) - 1:
+            ax.annotate("", xy=(x + 0.165, 0.78), xytext=(x + 0.085, 0.78),
+                        arrowprops=dict(arrowstyle="-|>", color="0.3", linewidth=1.5))
+    ax.set(xlim=(0, 1), ylim=(0, 1))
+    ax.set_axis_off()
+    return ax
+
+
 def supernet_diagram(space: Any, arch: Optional[Sequence[int]] = None, probs: Optional[Any] = None,
                      ax: Optional[Axes] = None, title: Optional[str] = None) -> Axes:
     """Layers as columns, candidate ops as boxes, from the stem to the head.
@@ -545,6 +572,25 @@ def search_comparison(results: Mapping[str, Union[SearchResult, Sequence[SearchR
 
 
 # -- ranking ------------------------------------------------------------------------------------
+
+def scoreboard(rows: Mapping[str, tuple[float, float]], ax: Optional[Axes] = None,
+               labels: tuple[str, str] = ("all archs", "no skip layer")) -> Axes:
+    """Horizontal bars of each row's two Kendall taus (over all archs, over a subset); NaN draws no bar.
+
+    Used in: 07_truth.
+    """
+    names, values = list(rows), np.array([rows[name] for name in rows], dtype=float)
+    ax = _axes(ax, (7, 0.5 * len(names) + 0.7))
+    y = np.arange(len(names))
+    ax.barh(y - 0.2, values[:, 0], height=0.4, color=PALETTE[0], label=labels[0])
+    ax.barh(y + 0.2, np.nan_to_num(values[:, 1]), height=0.4, color=PALETTE[1], label=labels[1])
+    ax.set(yticks=y, yticklabels=names, xlabel="Kendall tau with the ground truth",
+           xlim=(min(0, np.nanmin(values)) - 0.05, 1))
+    ax.invert_yaxis()
+    ax.axvline(0, color="0.5", linewidth=0.8)
+    ax.legend(frameon=False, fontsize=9, loc="lower right")
+    return ax
+
 
 def ranking(estimate: Sequence[float], truth: Sequence[float], ax: Optional[Axes] = None,
             xlabel: str = "ground truth accuracy (%)", ylabel: str = "supernet estimate (%)") -> Axes:

@@ -336,3 +336,18 @@ def test_derived_truth_plots_the_truth_of_each_recorded_argmax(space):
     line, markers = ax.lines[0], ax.lines[1]
     assert list(line.get_ydata()) == [67.0, 88.0] and list(markers.get_ydata()) == [86.0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["argmax(α)", "other"]
+
+
+def test_pipeline_diagram_names_the_four_stages_in_order():
+    ax = plots.pipeline_diagram()
+    texts = [t.get_text() for t in ax.texts]
+    stages = ["search space", "train the supernet", "search", "retrain and check"]
+    assert [t for t in texts if t in stages] == stages
+    assert sum(t.startswith("notebooks ") for t in texts) == 4
+
+
+def test_scoreboard_draws_two_bars_per_row_and_skips_nan():
+    ax = plots.scoreboard({"supernet": (0.62, 0.26), "rule: skips": (0.55, float("nan"))})
+    widths = [bar.get_width() for bar in ax.patches]
+    assert widths == [0.62, 0.55, 0.26, 0.0] and [t.get_text() for t in ax.get_yticklabels()] == ["supernet",
+                                                                                                   "rule: skips"]
