@@ -16,7 +16,8 @@ How they behave:
   and nbviewer show the figure where they cannot run widgets.
 - Messages and errors of callbacks go to the view's ``output`` (an ``Output`` widget).
 - Sliders use ``continuous_update=False``; slow work (a search, an evaluation) waits for a
-  button. No threads.
+  button. No threads: the live DNAS playground trains as an asyncio task of the kernel's own
+  event loop, a few steps at a time, so that its Stop button is heard between them.
 - Every control has a ``description`` and a CSS class ``nasedu-...`` (``controls`` maps the
   class names to the controls), so a browser test can find and move it.
 
@@ -25,9 +26,12 @@ Used in: 01_supernet, 03_dnas, 04_hardware_dnas, 06_evolution.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import dataclasses
 import functools
 import io
+import warnings
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 import ipywidgets as W
@@ -232,6 +236,162 @@ class AlphaScrubber(FigureView):
         plots.dnas_cost(self.history, ax=self.figure.add_subplot(grid[1, 0]), marker_step=self.step)
         entropy = plots.dnas_entropy(self.history, ax=self.figure.add_subplot(grid[1, 1]))
         entropy.axvline(self.step, color="0.4", linewidth=1)
+
+
+# -- live DNAS playground ---------------------------------------------------------------------
+
+class DNASPlayground(FigureView):
+    """Run a short DNAS search live: pick a relaxation, the hardware weight lambda and alpha's learning
+    rate, press Run, and watch softmax(alpha) and the expected cost move; Stop ends the search.
+
+    ``splits`` should be small (e.g. ``nasedu.data.load("digits")``: a search of ``steps`` steps
+    takes seconds). The search is a ``DNASTrainer`` with the additive (ProxylessNAS) hardware
+    loss on ``table``; the Run button starts it as an asyncio task in the kernel's event loop,
+    which redraws after every ``chunk`` steps and yields, so the Stop button is handled between
+    chunks. ``run()`` does the same without yielding (for scripts, tests and the static picture).
+
+    Used in: 04_hardware_dnas.
+    """
+
+    def __init__(self, space: SearchSpace, splits: Any, table: LookupTable, steps: int = 200, chunk: int = 10,
+                 config: Any = None) -> None:
+        from nasedu import dnas  # imported here: the other views need no torch
+
+        if steps < 1 or chunk < 1:
+            raise ValueError(f"steps and chunk must be at least 1, got {steps} and {chunk}")
+        self.space, self.splits, self.table, self.steps, self.chunk = space, splits, table, steps, chunk
+        self.base = config if config is not None else dnas.DNASConfig(batch_size=64, record_every=5, progress=False)
+        self.trainer: Any = None  # the search of the last Run
+        self.task: Optional[asyncio.Task] = None  # the running search, if any
+        self.stopping = False
+        self.state = "not started"  # "running", "stopped at step N", "finished"
+        self.relaxation = W.Dropdown(options=list(dnas.RELAXATIONS), value="binary", description="relaxation",
+                                     style=SLIDER_STYLE)
+        self.lam = W.FloatSlider(value=0.3, min=0.0, max=2.0, step=0.05, description="λ (hardware weight)",
+                                 continuous_update=False, style=SLIDER_STYLE)
+        self.alpha_lr = W.FloatLogSlider(value=0.1, base=10, min=-3, max=0, step=0.25, description="alpha lr",
+                                         continuous_update=False, style=SLIDER_STYLE)
+        self.run_button = W.Button(description="Run", button_style="primary", tooltip="start a search")
+        self.stop_button = W.Button(description="Stop", button_style="warning", tooltip="stop the search")
+        self.run_button.on_click(self.start)
+        self.stop_button.on_click(self.stop)
+        self.status = W.HTML("Set the controls and press <b>Run</b>.")
+        self.status.add_class("nasedu-status")  # the state of the search, for a browser test to read
+        controls = {"relaxation": self.relaxation, "lambda": self.lam, "alpha-lr": self.alpha_lr,
+                    "run": self.run_button, "stop": self.stop_button}
+        rows = [W.HBox([self.relaxation, self.lam, self.alpha_lr], layout=W.Layout(flex_flow="row wrap")),
+                W.HBox([self.run_button, self.stop_button]), self.status]
+        super().__init__("dnas-playground", controls, rows, figsize=(9, 6.5))
+        self.redraw()
+
+    @property
+    def running(self) -> bool:
+        """True while a search started by Run has not ended."""
+        return self.task is not None and not self.task.done()
+
+    def config(self) -> Any:
+        """The search the controls describe: the base config with their relaxation, lambda and alpha lr."""
+        batches = max(1, (len(self.splits.train[1]) // self.base.batch_size))
+        return dataclasses.replace(self.base, relaxation=self.relaxation.value, hardware_loss="additive",
+                                   hardware_weight=self.lam.value, alpha_lr=self.alpha_lr.value, warmup_epochs=0,
+                                   epochs=-(-self.steps // batches))  # enough epochs for the steps
+
+    def _begin(self) -> None:
+        from nasedu import dnas
+        from nasedu.supernet import Supernet
+
+        config = self.config()
+        self.trainer = dnas.DNASTrainer(Supernet(self.space, seed=config.seed), self.splits, config, self.table)
+        self.trainer.supernet.train()
+        self.stopping, self.state = False, "running"
+
+    def _steps(self):
+        """Yield after each chunk of steps; the trainer's epoch advances with its batches."""
+        from nasedu import dnas
+
+        done = 0
+        while done < self.steps and not self.stopping:
+            for x, y in self.trainer.batches:
+                with warnings.catch_warnings():  # the status line reports collapse instead
+                    warnings.simplefilter("ignore", dnas.CollapseWarning)
+                    self.trainer.step(x, y)
+                done += 1
+                if done % self.chunk == 0 or done == self.steps:
+                    yield done
+                if done >= self.steps or self.stopping:
+                    break
+            else:
+                self.trainer.epoch += 1
+        self.state = f"stopped at step {done}" if self.stopping else "finished"
+
+    def run(self) -> Any:
+        """Search for ``steps`` steps now, redrawing after every chunk; returns the trainer."""
+        self._begin()
+        for _ in self._steps():
+            self._show()
+        self._show()
+        return self.trainer
+
+    async def _run(self) -> None:
+        with self.output:
+            try:
+                for _ in self._steps():
+                    self._show()
+                    await asyncio.sleep(0)  # let the kernel handle a click on Stop
+            finally:
+                self._show()
+
+    def start(self, _button: Any = None) -> None:
+        """Start a search in the background of the kernel (the Run button calls this)."""
+        if self.running:
+            return
+        with self.output:
+            self.output.clear_output()
+            self._begin()
+        self.task = asyncio.get_event_loop().create_task(self._run())
+
+    def stop(self, _button: Any = None) -> None:
+        """Ask the running search to stop after its current step (the Stop button calls this)."""
+        if self.running:
+            self.stopping = True
+
+    def _show(self) -> None:
+        probs = self.trainer.history.probs
+        mean_max = float(np.max(probs[-1], axis=-1).mean()) if probs else 1 / self.space.max_choices
+        derived = self.trainer.derive()
+        skips = self.collapsed_layers()
+        self.status.value = (f"<b>{self.state}</b>: step {self.trainer.steps}, mean max-probability "
+                             f"<b>{mean_max:.2f}</b>, argmax {derived.readable} "
+                             f"({plots.format_cost(derived.cost, self.table.metric)})"
+                             + (f"; skip holds over half the weight in layers {skips}" if skips else ""))
+        self.redraw()
+
+    def collapsed_layers(self) -> list[int]:
+        """The layers where skip holds more than half of softmax(alpha) now (DARTS's collapse)."""
+        import torch
+
+        from nasedu import dnas
+
+        probs = self.trainer.history.probs if self.trainer is not None else []
+        return dnas.CollapseMonitor(self.space).collapsed_layers(torch.as_tensor(probs[-1])) if probs else []
+
+    def draw(self) -> None:
+        top_grid = self.figure.add_gridspec(2, 2, height_ratios=[1.6, 1])
+        top = self.figure.add_subplot(top_grid[0, :])
+        if self.trainer is None or not self.trainer.history.probs:
+            plots.supernet_diagram(self.space, probs=np.full((self.space.num_layers, self.space.max_choices),
+                                                             1 / self.space.max_choices), ax=top,
+                                   title="softmax(α) before the search: uniform")
+            for position in (top_grid[1, 0], top_grid[1, 1]):
+                ax = self.figure.add_subplot(position)
+                ax.text(0.5, 0.5, "press Run", ha="center", va="center", fontsize=12, color="0.4")
+                ax.set_axis_off()
+            return
+        history = self.trainer.history
+        plots.supernet_diagram(self.space, probs=history.probs[-1], ax=top,
+                               title=f"step {history.step[-1]}: softmax(α) per layer ({self.state})")
+        plots.dnas_cost(history, ax=self.figure.add_subplot(top_grid[1, 0]))
+        plots.dnas_entropy(history, ax=self.figure.add_subplot(top_grid[1, 1]))
 
 
 # -- evolution playground -------------------------------------------------------------------

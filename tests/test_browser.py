@@ -273,6 +273,8 @@ def exercise_widget(nb: NotebookPage, box, controls: list[str], label: str) -> l
             else:
                 wait_changed(nb, box, before, CHANGE_TIMEOUT, f"{label}: after {action}")
                 done.append(action + " (figure redrawn)")
+    if "stop" in keys:  # a live search: the figure moves while it trains, and Stop ends it
+        return done + run_and_stop(nb, box, label)
     for key, control in buttons:
         before = box_state(box)
         control.click()
@@ -285,6 +287,42 @@ def exercise_widget(nb: NotebookPage, box, controls: list[str], label: str) -> l
     if "Traceback" in output:
         nb.fail(f"{label}: the widget's output shows an error after interaction:\n{output}")
     return done
+
+
+def mean_max_probability(state: dict) -> float:
+    found = re.search(r"mean max-probability ([\d.]+)", state["html"])
+    return float(found.group(1)) if found else 0.0
+
+
+def run_and_stop(nb: NotebookPage, box, label: str) -> list[str]:
+    """Press Run, see the figure redrawn and alpha move while the search trains, press Stop, see it end."""
+    before = box_state(box)
+    start = time.monotonic()
+    box.locator(".nasedu-run").first.click()
+    deadline = start + BUTTON_TIMEOUT
+    while True:  # the first chunks: the kernel stays idle between them, so do not wait for idle
+        state = box_state(box)
+        if state["figure"] != before["figure"] and "running" in state["html"] and mean_max_probability(state) > 0:
+            break
+        if "Traceback" in state["output"]:
+            nb.fail(f"{label}: the search failed:\n{state['output']}")
+        if time.monotonic() > deadline:
+            nb.fail(f"{label}: no redraw while the search ran ({state['html']!r})")
+        time.sleep(0.1)
+    training = state
+    box.screenshot(path=str(nb.screenshots / f"{nb.notebook.stem}-{label.split(' ')[0].removeprefix('nasedu-')}-training.png"))
+    box.locator(".nasedu-stop").first.click()
+    while not re.search(r"stopped at step|finished", box_state(box)["html"]):
+        if time.monotonic() > deadline:
+            nb.fail(f"{label}: the search neither stopped nor finished after Stop ({box_state(box)['html']!r})")
+        time.sleep(0.2)
+    after = wait_changed(nb, box, training, CHANGE_TIMEOUT, f"{label}: after Stop")
+    moved = mean_max_probability(after)
+    if not moved > 0.25:  # uniform over 4 candidates: alpha did not move
+        nb.fail(f"{label}: alpha did not move while training (mean max-probability {moved})")
+    ended = re.search(r"(stopped at step \d+|finished)", after["html"]).group(1)
+    return [f"pressed run: the figure was redrawn while training; pressed stop: {ended}, mean max-probability "
+            f"{moved:.2f} ({time.monotonic() - start:.1f} s)"]
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

@@ -196,3 +196,63 @@ def test_lambda_explorer_without_histories_needs_a_space(space):
         widgets.LambdaExplorer(records + records[:1], space=space)
     with pytest.raises(ValueError, match="lacks"):
         widgets.LambdaExplorer([{"lambda": 0.1}], space=space)
+
+
+# -- the live DNAS playground ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def digits():
+    from nasedu import data
+
+    return data.load("digits", val_size=300, seed=0)
+
+
+def playground(space, digits, steps=40):
+    from nasedu import hardware
+
+    return widgets.DNASPlayground(space, digits, hardware.lookup_table(space, "macs"), steps=steps, chunk=10)
+
+
+def test_dnas_playground_searches_with_the_controls_settings(space, digits):
+    view = playground(space, digits)
+    assert_displayable(view)
+    before = view.image.value
+    view.relaxation.value, view.lam.value, view.alpha_lr.value = "softmax", 1.0, 0.3
+    trainer = view.run()
+    assert trainer.config.relaxation == "softmax" and trainer.config.hardware_weight == 1.0
+    assert trainer.config.alpha_lr == pytest.approx(0.3) and trainer.steps == 40
+    assert view.state == "finished" and "finished" in view.status.value and view.image.value != before
+    probs = np.array(trainer.history.probs[-1])
+    assert probs.max(axis=1).mean() > 0.3  # alpha moved away from uniform (0.25)
+    assert trainer.derive().cost < trainer.table.cost((3, 3, 3, 3))  # lambda = 1 favours cheaper ops
+
+
+def test_dnas_playground_runs_as_a_task_and_stops_when_asked(space, digits):
+    import asyncio
+
+    view = playground(space, digits, steps=400)
+
+    async def press_run_then_stop():
+        view.start()  # the Run button
+        view.start()  # a second press while it runs changes nothing
+        while view.trainer.steps < 20:
+            await asyncio.sleep(0)  # the kernel's loop: other messages are handled here
+        view.stop()  # the Stop button
+        await view.task
+
+    asyncio.run(press_run_then_stop())
+    assert view.state.startswith("stopped at step") and 20 <= view.trainer.steps < 400
+    assert not view.running and f"stopped at step {view.trainer.steps}" in view.status.value
+
+
+def test_dnas_playground_reports_collapse_in_its_status_not_as_a_warning(space, digits):
+    import warnings
+
+    view = playground(space, digits)
+    view.lam.value, view.alpha_lr.value = 2.0, 1.0  # a heavy hardware weight and a fast alpha: skips win
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning would fail the test
+        view.run()
+    layers = view.collapsed_layers()
+    assert layers, "lambda = 2 with alpha lr 1 should leave skip above one half somewhere"
+    assert f"skip holds over half the weight in layers {layers}" in view.status.value
