@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 SUBMODULES = (
-    "bench", "benchmarks", "checkpoint", "config", "data", "distributed", "dnas", "export", "hardware", "metrics",
-    "ops", "plots", "progress", "relax", "search", "spaces", "spos", "supernet", "training", "widgets",
+    "bench", "benchmarks", "checkpoint", "cli", "config", "data", "distributed", "dnas", "exercises", "export",
+    "hardware", "metrics", "ops", "plots", "progress", "relax", "search", "spaces", "spos", "supernet", "training",
+    "widgets",
 )
 # names re-exported from a submodule: name -> submodule
 ATTRIBUTES = {"LayerSpec": "spaces", "SearchSpace": "spaces", "Supernet": "supernet"}
