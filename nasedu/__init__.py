@@ -13,8 +13,8 @@ __version__ = "0.1.0"
 
 SUBMODULES = (
     "bench", "benchmarks", "checkpoint", "cli", "config", "data", "distributed", "dnas", "exercises", "export",
-    "hardware", "metrics", "ops", "plots", "progress", "proxies", "relax", "search", "spaces", "spos", "supernet",
-    "training", "widgets",
+    "fewshot", "hardware", "metrics", "ops", "plots", "progress", "proxies", "relax", "search", "spaces",
+    "spos", "supernet", "training", "widgets",
 )
 # names re-exported from a submodule: name -> submodule
 ATTRIBUTES = {"LayerSpec": "spaces", "SearchSpace": "spaces", "Supernet": "supernet"}
