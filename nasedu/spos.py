@@ -241,6 +241,7 @@ class SPOSTrainer(Trainer):
 class InheritedEvaluator:
     """Scores archs by validation accuracy (%) with weights inherited from a supernet; results are cached.
 
+    ``score="loss"`` scores by minus the validation cross-entropy instead (higher is better too).
     With ``recalibrate=True`` each path's BatchNorm statistics are re-estimated on
     ``calib_batches`` training batches (always the same ones) before it is scored; the
     supernet itself is never changed (each arch is scored on a copy of its path).
@@ -248,8 +249,13 @@ class InheritedEvaluator:
     """
 
     def __init__(self, supernet: Supernet, splits: Splits, recalibrate: bool = True, calib_batches: int = 10,
-                 batch_size: int = 256, device: Optional[str] = None, channels_last: bool = True) -> None:
+                 batch_size: int = 256, device: Optional[str] = None, channels_last: bool = True,
+                 score: str = "accuracy") -> None:
+        if score not in ("accuracy", "loss"):
+            raise ValueError(f"score must be 'accuracy' (validation accuracy in %) or 'loss' (minus the validation "
+                             f"cross-entropy), got {score!r}")
         self.supernet = supernet
+        self.score = score
         self.recalibrate = recalibrate
         self.calib_batches = calib_batches
         self.device = device or next(supernet.parameters()).device
@@ -263,7 +269,7 @@ class InheritedEvaluator:
         self.cache: dict[Arch, float] = {}
 
     def __call__(self, arch: ArchLike) -> float:
-        """Validation accuracy in % of ``arch`` with inherited weights."""
+        """Validation accuracy in % (or minus the loss) of ``arch`` with inherited weights."""
         arch = self.supernet.space.decode(arch)
         if arch not in self.cache:
             model = self.supernet.subnet(arch).to(self.device)
@@ -272,7 +278,8 @@ class InheritedEvaluator:
             if self.recalibrate:
                 recalibrate_bn(model, model, self.calibration, self.calib_batches)
             model.eval()
-            self.cache[arch] = evaluate(model, self.validation)[1]
+            loss, accuracy = evaluate(model, self.validation)
+            self.cache[arch] = accuracy if self.score == "accuracy" else -loss
         return self.cache[arch]
 
 

@@ -163,6 +163,20 @@ def test_inherited_evaluator_caches_and_leaves_the_supernet_alone(digits):
         score("02012100")  # an arch of nas-bench-macro
 
 
+def test_inherited_evaluator_scores_by_minus_the_validation_loss_on_request(digits):
+    space = nd.spaces.get("teaching")
+    supernet = nd.Supernet(space, seed=0)
+    arch = (1, 2, 3, 1)
+    model = supernet.subnet(arch).eval()
+    x, y = digits.val
+    with torch.no_grad():
+        expected = -torch.nn.functional.cross_entropy(model(x), y).item()
+    score = spos.InheritedEvaluator(supernet, digits, recalibrate=False, score="loss")
+    assert score(arch) == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(ValueError, match="score must be 'accuracy'.*or 'loss'.*got 'acc'"):
+        spos.InheritedEvaluator(supernet, digits, score="acc")
+
+
 def test_recalibration_helps_and_evolution_respects_the_budget():
     """A tiny real run: a few hundred SPOS steps on Fashion-MNIST (digits if it is absent)."""
     try:
