@@ -387,9 +387,10 @@ class DNASPlayground(FigureView):
                 ax.text(0.5, 0.5, "press Run", ha="center", va="center", fontsize=12, color="0.4")
                 ax.set_axis_off()
             return
-        history = self.trainer.history
+        history, config = self.trainer.history, self.trainer.config
+        settings = f"{config.relaxation}, λ = {config.hardware_weight:g}, alpha lr {config.alpha_lr:.3g}"
         plots.supernet_diagram(self.space, probs=history.probs[-1], ax=top,
-                               title=f"step {history.step[-1]}: softmax(α) per layer ({self.state})")
+                               title=f"{settings} — step {history.step[-1]}: softmax(α) per layer ({self.state})")
         plots.dnas_cost(history, ax=self.figure.add_subplot(top_grid[1, 0]))
         plots.dnas_entropy(history, ax=self.figure.add_subplot(top_grid[1, 1]))
 

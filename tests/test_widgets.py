@@ -222,6 +222,7 @@ def test_dnas_playground_searches_with_the_controls_settings(space, digits):
     assert trainer.config.relaxation == "softmax" and trainer.config.hardware_weight == 1.0
     assert trainer.config.alpha_lr == pytest.approx(0.3) and trainer.steps == 40
     assert view.state == "finished" and "finished" in view.status.value and view.image.value != before
+    assert "softmax, λ = 1, alpha lr 0.3" in view.figure.axes[0].get_title()  # the static picture says how it ran
     probs = np.array(trainer.history.probs[-1])
     assert probs.max(axis=1).mean() > 0.3  # alpha moved away from uniform (0.25)
     assert trainer.derive().cost < trainer.table.cost((3, 3, 3, 3))  # lambda = 1 favours cheaper ops
