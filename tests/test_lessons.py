@@ -46,9 +46,11 @@ def test_07_prints_the_supernet_tau_beside_the_noise_and_the_rules():
                 "rule: params", "rule: fewest skips"]:
         assert re.search(rf"{re.escape(row)} +(-?[\d.]+|nan) +(-?[\d.]+|nan)\n", text), row
     assert "scored 256 archs" in text, "the committed run scores every arch (default mode)"
-    for goal in ["tau >= 0.7", "above every rule, over all archs", "above every rule, without skips",
-                 "at least the seed-to-seed tau", "its favourite in the true top 10%"]:
-        assert re.search(rf"(met|NOT met) +{re.escape(goal)}", text), goal
+    from nasedu import metrics
+
+    questions = metrics.usefulness((0.5, 0.5), {}, 0.5, 1, 10)
+    for question in questions:  # the practitioner's questions, each answered for both supernets
+        assert len(re.findall(rf"(yes|no ) +{re.escape(question)}", text)) == 2, question
 
 
 def test_07_fair_sampling_ranks_better_than_uniform_as_the_text_says():
@@ -58,9 +60,9 @@ def test_07_fair_sampling_ranks_better_than_uniform_as_the_text_says():
     assert all(f > u for f, u in zip(taus["supernet, fair sampling"], taus["supernet (inherited)"]))
 
 
-def test_03_every_shipped_hardware_aware_or_gumbel_search_decided():
+def test_03_every_shipped_search_but_darts_decided_on_average():
     text = printed("03_dnas")
-    assert numbers(r"hardware-aware and Gumbel runs: lowest ([\d.]+)", text)[0] >= 0.7
+    assert numbers(r"runs other than DARTS: lowest ([\d.]+)", text)[0] >= 0.7
     assert numbers(r"DARTS, the paper's alpha budget +([\d.]+)", text)[0] < 0.7  # the lesson: DARTS stays flat
 
 
