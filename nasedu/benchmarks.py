@@ -43,6 +43,8 @@ TEACHING_URL = f"https://raw.githubusercontent.com/nasedu/nasedu/main/resource/{
 # sha256 of the committed resource/teaching_ground_truth.json (a test keeps the two in sync)
 TEACHING_SHA256 = "ad0196938c9a1907868e816cc86c6985522295494c74b1b804f70c47d55919c3"
 TEACHING_FIELDS = ("acc", "mean_acc", "params", "macs", "latency_ms")
+# the best archs trained again with more seeds and a longer recipe (scripts/teaching_ground_truth.py --top)
+TEACHING_TOP_FILENAME = "teaching_ground_truth_top.json"
 CHECKOUT_RESOURCE = Path(__file__).resolve().parents[1] / "resource"  # present in a clone of the repository
 
 
@@ -188,15 +190,25 @@ class TeachingGroundTruth(_Table):
     ``recipe`` (how each arch was trained), ``noise`` (Kendall tau between seeds, overall and
     in the top 10%: the yardstick for any estimate), ``seeds`` and ``seconds`` (one-thread training
     time summed over all trainings). Without ``path`` the file comes
-    from this checkout's ``resource/``, else the cache, else a download.
+    from this checkout's ``resource/``, else the cache, else a download. ``table="top"``: the best
+    archs only, trained again with more seeds and a longer recipe (a sharper truth where it matters).
     """
 
     costs = ("macs", "params", "latency_ms")
 
-    def __init__(self, path: Union[str, os.PathLike, None] = None) -> None:
-        if path is None and (CHECKOUT_RESOURCE / TEACHING_FILENAME).exists():
+    def __init__(self, path: Union[str, os.PathLike, None] = None, table: str = "all") -> None:
+        """``table="top"`` loads the sharper table of the best archs only (more seeds, a longer recipe),
+        which ships in a checkout's ``resource/``; ``"all"`` (the default) every arch."""
+        if table not in ("all", "top"):
+            raise ValueError(f"table must be 'all' (every arch) or 'top' (the best archs, trained longer), got {table!r}")
+        filename = TEACHING_FILENAME if table == "all" else TEACHING_TOP_FILENAME
+        if path is None and (CHECKOUT_RESOURCE / filename).exists():
             path = CHECKOUT_RESOURCE
-        self.path = _locate(path, TEACHING_FILENAME, TEACHING_URL, TEACHING_SHA256)
+        if path is None and table == "top":
+            raise FileNotFoundError(f"{filename} ships in a checkout's resource/ folder; pass its path, or make it with "
+                                    "`python scripts/teaching_ground_truth.py --top 32 --seeds 5 --train-size 0 "
+                                    f"--out resource/{filename}`")
+        self.path = _locate(path, filename, TEACHING_URL, TEACHING_SHA256) if table == "all" else _find(path, filename)
         self.space = spaces.get("teaching")
         with open(self.path) as f:
             raw = json.load(f)
@@ -204,7 +216,7 @@ class TeachingGroundTruth(_Table):
         self.seconds = raw.get("train_seconds_all_runs")
         self._table = self._load(TEACHING_FIELDS, raw["archs"])
         missing = self.space.num_archs - len(self._table)
-        if missing:
+        if missing and table == "all":
             raise ValueError(f"{self.path} lacks {missing} of the {self.space.num_archs} archs; finish it with "
                              "`python scripts/teaching_ground_truth.py` (it resumes where it stopped)")
 

@@ -592,6 +592,37 @@ def scoreboard(rows: Mapping[str, tuple[float, float]], ax: Optional[Axes] = Non
     return ax
 
 
+def seed_spread(taus: Mapping[str, Any], noise: Optional[tuple[float, float]] = None, ax: Optional[Axes] = None,
+                labels: tuple[str, str] = ("all archs", "no skip layer")) -> Axes:
+    """Each row's Kendall taus per seed as dots (over all archs, over a subset), its median as a bar.
+
+    ``taus[name]`` is (seeds, 2); ``noise`` the truth's own seed-to-seed taus, drawn as dashed lines.
+
+    Used in: 09_why_sharing_misleads.
+    """
+    names = list(taus)
+    ax = _axes(ax, (8, 0.42 * len(names) + 0.9))
+    for column, (offset, color) in enumerate(((-0.15, PALETTE[0]), (0.15, PALETTE[1]))):
+        for row, name in enumerate(names):
+            values = np.asarray(taus[name], dtype=float)[:, column]
+            values = values[np.isfinite(values)]
+            if not len(values):
+                continue
+            ax.scatter(values, np.full(len(values), row + offset), s=18, color=color, alpha=0.7,
+                       label=labels[column] if row == 0 else None)
+            median = float(np.median(values))
+            ax.plot([median, median], [row + offset - 0.13, row + offset + 0.13], color=color, linewidth=2.5)
+        if noise is not None:
+            ax.axvline(noise[column], color=color, linestyle="--", linewidth=1,
+                       label=f"seed vs seed, {labels[column]} ({noise[column]:.2f})")
+    ax.set(yticks=range(len(names)), yticklabels=names, xlabel="Kendall tau with the ground truth (dots: seeds; "
+                                                              "bar: median)")
+    ax.invert_yaxis()
+    ax.axvline(0, color="0.5", linewidth=0.8)
+    ax.legend(frameon=False, fontsize=8, loc="lower left", bbox_to_anchor=(1.0, 0.0))
+    return ax
+
+
 def ranking(estimate: Sequence[float], truth: Sequence[float], ax: Optional[Axes] = None,
             xlabel: str = "ground truth accuracy (%)", ylabel: str = "supernet estimate (%)") -> Axes:
     """Each arch's estimate (e.g. inherited-weight accuracy) against its ground truth; Kendall tau in the title.

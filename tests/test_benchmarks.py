@@ -8,6 +8,7 @@ import shutil
 import urllib.error
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import nasedu as nd
@@ -227,3 +228,18 @@ def test_an_unfinished_teaching_truth_says_how_to_finish_it(truth, tmp_path):
     (tmp_path / benchmarks.TEACHING_FILENAME).write_text(json.dumps(raw))
     with pytest.raises(ValueError, match="lacks 246 of the 256 archs; finish it with `python scripts/teaching_gr"):
         TeachingGroundTruth(tmp_path)
+
+
+def test_the_top_table_loads_a_few_archs_and_says_where_it_comes_from(tmp_path, monkeypatch):
+    raw = json.loads(TEACHING.read_text())
+    raw["archs"] = dict(list(raw["archs"].items())[:5])
+    raw["seeds"] = 3
+    (tmp_path / benchmarks.TEACHING_TOP_FILENAME).write_text(json.dumps(raw))
+    top = TeachingGroundTruth(tmp_path, table="top")
+    assert len(top) == 5 and top.accs().shape == (5, 3)
+    assert top.fitness(top.archs()[0]) == pytest.approx(np.mean(raw["archs"][top.space.encode(top.archs()[0])]["acc"]))
+    monkeypatch.setattr(benchmarks, "CHECKOUT_RESOURCE", tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="teaching_ground_truth.py --top 32"):
+        TeachingGroundTruth(table="top")
+    with pytest.raises(ValueError, match="table must be 'all'.*or 'top'.*got 'best'"):
+        TeachingGroundTruth(table="best")

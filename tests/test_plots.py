@@ -351,3 +351,14 @@ def test_scoreboard_draws_two_bars_per_row_and_skips_nan():
     widths = [bar.get_width() for bar in ax.patches]
     assert widths == [0.62, 0.55, 0.26, 0.0] and [t.get_text() for t in ax.get_yticklabels()] == ["supernet",
                                                                                                    "rule: skips"]
+
+
+def test_seed_spread_draws_a_dot_per_seed_and_a_median_bar_per_row():
+    ax = plots.seed_spread({"uniform": [[0.6, 0.2], [0.7, 0.4], [0.5, 0.3]], "rule": [[0.5, float("nan")]]},
+                           noise=(0.72, 0.47))
+    dots = [c.get_offsets() for c in ax.collections]
+    assert sorted(len(d) for d in dots) == [1, 3, 3]  # the rule's NaN column draws nothing
+    medians = sorted(line.get_xdata()[0] for line in ax.lines if len(set(line.get_xdata())) == 1
+                     and line.get_linestyle() == "-" and line.get_xdata()[0] not in (0,))
+    assert 0.3 in medians and 0.6 in medians and 0.5 in medians
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["uniform", "rule"]
