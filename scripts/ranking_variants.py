@@ -15,7 +15,8 @@ otherwise; compute in image-paths, 1 unit = one uniform epoch of 55,000 images):
 
 Every supernet is scored by validation accuracy with inherited weights (BN recalibrated).
 Free scores: the zero-cost proxies of ``nasedu.proxies`` (seed = the init seed and the batch of
-64 training images) and combinations ``uniform+<proxy>`` (the mean of the two rank scores).
+64 training images) and combinations ``uniform+<proxy>`` and ``fair_6ep+<proxy>`` (the mean of the
+two rank scores, seed by seed).
 
 Writes ``{"<variant>": {"seconds": s, "seeds": {"<seed>": {"<arch code>": score}}}}`` with a
 score for each of the 256 archs (higher = better); ``seconds`` is the median over the seeds of
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import multiprocessing
 import os
@@ -51,6 +53,7 @@ TRAINED = {
 }
 FEWSHOT_EPOCHS = 4  # per sub-supernet: 4 sub-supernets x 4 epochs = 16 units on top of the 8 of "uniform"
 PROXY_BATCH = 64
+COMBINED = ("uniform", "fair_6ep")  # supernets also scored combined with each proxy
 
 
 def units(variant: str) -> int:
@@ -117,7 +120,7 @@ def rank_scores(scores: dict[str, float]) -> dict[str, float]:
 
 
 def collect(records: list[dict], seeds: int) -> dict:
-    """The teaching_scores.json layout, with the combinations uniform+<proxy>."""
+    """The teaching_scores.json layout, with the combinations <supernet>+<proxy>."""
     result: dict = {}
     for r in sorted(records, key=lambda r: (r["job"], r["seed"])):
         if r["seed"] >= seeds:
@@ -126,14 +129,14 @@ def collect(records: list[dict], seeds: int) -> dict:
             entry = result.setdefault(variant, {"seconds": [], "seeds": {}})
             entry["seconds"].append(r["seconds"])
             entry["seeds"][str(r["seed"])] = scores
-    for name in nd.proxies.NAMES:
-        if "uniform" in result and name in result:
-            seeds_both = sorted(set(result["uniform"]["seeds"]) & set(result[name]["seeds"]))
+    for base, name in itertools.product(COMBINED, nd.proxies.NAMES):
+        if base in result and name in result:
+            seeds_both = sorted(set(result[base]["seeds"]) & set(result[name]["seeds"]))
             combined = {}
             for seed in seeds_both:
-                a, b = rank_scores(result["uniform"]["seeds"][seed]), rank_scores(result[name]["seeds"][seed])
+                a, b = rank_scores(result[base]["seeds"][seed]), rank_scores(result[name]["seeds"][seed])
                 combined[seed] = {code: (a[code] + b[code]) / 2 for code in a}
-            result[f"uniform+{name}"] = {"seconds": list(result["uniform"]["seconds"]), "seeds": combined}
+            result[f"{base}+{name}"] = {"seconds": list(result[base]["seconds"]), "seeds": combined}
     for entry in result.values():
         entry["seconds"] = statistics.median(entry["seconds"])
     return result
