@@ -118,6 +118,14 @@ EXERCISES: dict[str, Exercise] = {
                      one_of("no", "n", "false"), "the truth table printed above has each arch's three seeds."),
     "08.3": Exercise("nasedu train writes the weights to model.pt in the run directory.", one_of("model.pt"),
                      "list the files in runs/mine/."),
+    "09.1": Exercise("SNIP is the best of the four without skips, yet no better than counting MACs.",
+                     one_of("snip"), "look at the 'without skips' column of section 1 (or section 3's medians)."),
+    "09.2": Exercise("layer 2 splits best, but within the spread of the other layers' seeds.", number(2),
+                     "compare the 'tau, no skip' medians of fewshot_l0 to fewshot_l3 in section 3."),
+    "09.3": Exercise("without recalibration the supernet's ranking is almost noise.", number(0.10, 0.02),
+                     "the row uniform_no_recal in section 3."),
+    "09.4": Exercise("averaging with the MACs rank helps among similar archs (and costs over all archs).",
+                     one_of("yes", "y", "true"), "compare the medians of fair_6ep and of your combination."),
 }
 
 

@@ -15,6 +15,7 @@ RIGHT = {  # one right answer per exercise (the notebooks' folded solutions expl
     "04.1": 1, "04.2": 0.2 * math.log(25) ** 0.6, "04.3": "ValueError", "05.1": "yes", "05.2": 50176, "05.3": "yes",
     "06.1": "no", "06.2": "no", "06.3": "evolution", "07.1": "down", "07.2": 0.07, "07.3": "yes",
     "07.4": "no", "07.5": "no", "08.1": "grows", "08.2": "no", "08.3": "model.pt",
+    "09.1": "snip", "09.2": 2, "09.3": 0.10, "09.4": "yes",
 }
 WRONG = {key: ("c" if isinstance(value, str) else (-1 if not isinstance(value, list) else [1])) for key, value in
          RIGHT.items()}

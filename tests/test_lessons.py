@@ -101,3 +101,44 @@ def test_methods_json_agrees_with_the_ground_truth():
     for method, summary in result["summary"].items():
         ranks = [r["rank"] for r in result["runs"] if r["method"] == method]
         assert len(ranks) == summary["runs"] >= 3 and statistics.median(ranks) == summary["median_rank"]
+
+
+def scores_taus() -> tuple[dict, dict]:
+    """Per variant of resource/teaching_scores.json: its (seeds, 2) taus against the truth (all, no skip); the file."""
+    import json
+
+    import numpy as np
+
+    import nasedu as nd
+
+    truth = nd.benchmarks.TeachingGroundTruth()
+    archs = truth.archs()
+    codes = [truth.space.encode(a) for a in archs]
+    mean_acc = np.array([truth.fitness(a) for a in archs])
+    no_skip = np.array(["skip" not in truth.space.readable(a) for a in archs])
+    results = json.loads((REPO / "resource" / "teaching_scores.json").read_text())
+    for variant, entry in results.items():  # the format outside checks read
+        assert set(entry) == {"seconds", "seeds"} and len(entry["seeds"]) == 3, variant
+        assert all(sorted(scores) == sorted(codes) for scores in entry["seeds"].values()), variant
+    return {v: np.array([nd.metrics.kendall_taus([s[c] for c in codes], mean_acc, no_skip)
+                         for s in e["seeds"].values()]) for v, e in results.items()}, results
+
+
+def test_09_scores_hold_every_variant_and_the_notebooks_ranking_claims():
+    import numpy as np
+
+    taus, results = scores_taus()
+    median = {v: np.median(t, axis=0) for v, t in taus.items()}
+    trained = ["uniform", "uniform_24ep", "fair", "fair_6ep", *(f"fewshot_l{layer}" for layer in range(4))]
+    proxies = ["synflow", "naswot", "grad_norm", "snip", "params", "macs"]
+    assert set(trained + proxies + ["uniform_no_recal", "uniform_loss", "uniform+macs", "fair_6ep+macs"]) <= set(taus)
+    assert all(results[v]["seconds"] <= 180 for v in trained)  # each within 3 minutes of training
+    best = max(trained, key=lambda v: median[v][0])
+    assert best == "fair_6ep" and 0.69 <= median[best][0] < 0.72 and median[best][1] >= 0.47
+    assert median["uniform_no_recal"][0] < 0.2 < median["uniform"][0]
+    assert all(median[f"fewshot_l{layer}"][0] < median["uniform_24ep"][0] for layer in range(4))
+    assert max(range(4), key=lambda layer: median[f"fewshot_l{layer}"][1]) == 2
+    assert max(("synflow", "naswot", "grad_norm", "snip"), key=lambda v: median[v][1]) == "snip"
+    assert all(median[v][0] < median["macs"][0] for v in ("synflow", "naswot", "grad_norm", "snip"))
+    assert median["fair_6ep+macs"][1] > median["fair_6ep"][1] and median["fair_6ep+macs"][0] < median["fair_6ep"][0]
+    assert abs(median["uniform_loss"][0] - median["uniform"][0]) < 0.02
