@@ -243,3 +243,13 @@ def test_the_top_table_loads_a_few_archs_and_says_where_it_comes_from(tmp_path, 
         TeachingGroundTruth(table="top")
     with pytest.raises(ValueError, match="table must be 'all'.*or 'top'.*got 'best'"):
         TeachingGroundTruth(table="best")
+
+
+def test_the_shipped_top_table_retrains_the_32_best_archs_with_5_seeds_on_all_images(truth):
+    top = TeachingGroundTruth(table="top")
+    assert len(top) == 32 and top.seeds == 5 and top.accs().shape == (32, 5)
+    assert top.recipe["train_size"] == 60000 and top.recipe["epochs"] == 3
+    best = sorted(truth.archs(), key=truth.fitness, reverse=True)[:32]
+    assert sorted(best) == top.archs()  # the best 32 of the full table, chosen before the new seeds ran
+    assert top.noise["kendall_tau_between_seeds"] == pytest.approx(metrics.seed_to_seed_tau(top.accs()))
+    assert all(top.cost(a) == truth.cost(a) for a in top.archs())
