@@ -21,22 +21,16 @@ import argparse
 import dataclasses
 import json
 import math
-import multiprocessing
 import os
 import statistics
 import time
 from pathlib import Path
 
-import torch
-
 import nasedu as nd
 from make_resources import DNAS_DATA, RESOURCE, TEACHING_DATA, TEACHING_METHODS, TEACHING_SPOS, budget_config, macs_budget
+from resumable import run_all
 
 METHODS = (*TEACHING_METHODS, "spos")
-
-
-def _init_worker() -> None:
-    torch.set_num_threads(1)
 
 
 def run(job: tuple[str, int]) -> dict:
@@ -98,19 +92,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--out", type=Path, default=RESOURCE / "teaching_methods.json")
     args = parser.parse_args()
-    partial = args.out.with_suffix(".partial.jsonl")
-    done = [json.loads(line) for line in partial.read_text().splitlines()] if partial.exists() else []
-    finished = {(r["method"], r["seed"]) for r in done}
-    jobs = [(m, s) for s in range(args.seeds) for m in args.methods if (m, s) not in finished]
-    jobs.sort(key=lambda job: job[0] != "spos")  # the longest runs first
-    print(f"{len(done)} runs done, {len(jobs)} to go on {args.workers} one-thread workers", flush=True)
-    with multiprocessing.Pool(args.workers, initializer=_init_worker) as pool:
-        for record in pool.imap_unordered(run, jobs):
-            done.append(record)
-            with open(partial, "a") as f:
-                f.write(json.dumps(record) + "\n")
-            print(f"{record['method']:12s} seed {record['seed']}: {record['readable']:24s} "
-                  f"{record['cost']:9,.0f} MACs  {record['seconds']:6.1f} s", flush=True)
+    jobs = sorted(((m, s) for s in range(args.seeds) for m in args.methods),
+                  key=lambda job: job[0] != "spos")  # the longest runs first
+    done = run_all(run, jobs, args.out.with_suffix(".partial.jsonl"), args.workers, "method",
+                   lambda r: f"{r['method']:12s} seed {r['seed']}: {r['readable']:24s} "
+                             f"{r['cost']:9,.0f} MACs  {r['seconds']:6.1f} s")
     recipes = {m: dataclasses.asdict(budget_config(c)) for m, c in TEACHING_METHODS.items()}
     recipes["spos"] = {**dataclasses.asdict(TEACHING_SPOS), "search": "nasedu.search.evolution (SPOS defaults)"}
     result = {**judge([r for r in done if r["method"] in args.methods and r["seed"] < args.seeds], macs_budget()),

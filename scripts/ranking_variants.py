@@ -30,7 +30,6 @@ import argparse
 import dataclasses
 import itertools
 import json
-import multiprocessing
 import os
 import statistics
 import time
@@ -42,6 +41,7 @@ from scipy.stats import rankdata
 
 import nasedu as nd
 from make_resources import RESOURCE, TEACHING_DATA, TEACHING_SPOS
+from resumable import run_all
 
 # variant -> (sampler, epochs of the one-shot supernet, few-shot split layer or None)
 TRAINED = {
@@ -62,10 +62,6 @@ def units(variant: str) -> int:
         return 0
     sampler, epochs, layer = TRAINED[variant]
     return epochs * (4 if sampler == "fair" else 1) + (0 if layer is None else 4 * FEWSHOT_EPOCHS)
-
-
-def _init_worker() -> None:
-    torch.set_num_threads(1)
 
 
 def codes(space: nd.SearchSpace) -> list[str]:
@@ -169,18 +165,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--out", type=Path, default=RESOURCE / "teaching_scores.json")
     args = parser.parse_args()
-    partial = args.out.with_suffix(".partial.jsonl")
-    done = [json.loads(line) for line in partial.read_text().splitlines()] if partial.exists() else []
-    finished = {(r["job"], r["seed"]) for r in done}
-    jobs = [(v, s, args.epochs_scale) for s in range(args.seeds) for v in args.variants if (v, s) not in finished]
-    jobs.sort(key=lambda job: -units(job[0]))  # the longest runs first
-    print(f"{len(done)} runs done, {len(jobs)} to go on {args.workers} one-thread workers", flush=True)
-    with multiprocessing.Pool(args.workers, initializer=_init_worker) as pool:
-        for record in pool.imap_unordered(run, jobs):
-            done.append(record)
-            with open(partial, "a") as f:
-                f.write(json.dumps(record) + "\n")
-            print(f"{record['job']:14s} seed {record['seed']}: {record['seconds']:7.1f} s", flush=True)
+    jobs = sorted(((v, s, args.epochs_scale) for s in range(args.seeds) for v in args.variants),
+                  key=lambda job: -units(job[0]))  # the longest runs first
+    done = run_all(run, jobs, args.out.with_suffix(".partial.jsonl"), args.workers, "job",
+                   lambda r: f"{r['job']:14s} seed {r['seed']}: {r['seconds']:7.1f} s")
     result = collect([r for r in done if r["job"] in args.variants], args.seeds)
     nd.checkpoint.atomic_write(args.out, lambda f: json.dump(result, f, separators=(",", ":")), mode="w")
     print("\n".join(summary(result)))
