@@ -9,12 +9,13 @@ start) and trains on its part of the space; an arch is scored by the sub-superne
     >>> subnets = nd.fewshot.split(trainer.supernet, layer=1)      # K sub-supernets, one per candidate
     >>> k, sub_arch = nd.fewshot.locate(space, 1, "k3e1-skip-k5e3-conv3")
 
-Used in: (next) 09_why_sharing_misleads.
+Used in: 09_why_sharing_misleads.
 """
 
 from __future__ import annotations
 
 import dataclasses
+
 from nasedu.data import Splits
 from nasedu.spaces import Arch, ArchLike, SearchSpace
 from nasedu.spos import InheritedEvaluator
@@ -53,8 +54,13 @@ def split(supernet: Supernet, layer: int) -> list[Supernet]:
     for choice in range(len(space.candidates[layer])):
         sub = Supernet(subspace(space, layer, choice))
         prefix, kept = f"layers.{layer}.", f"layers.{layer}.{choice}."
-        inherited = {(f"{prefix}0." + key[len(kept):] if key.startswith(kept) else key): value.clone()
-                     for key, value in state.items() if not key.startswith(prefix) or key.startswith(kept)}
+        inherited = {}
+        for key, value in state.items():
+            if key.startswith(prefix):
+                if not key.startswith(kept):
+                    continue  # the other candidates of the split layer stay behind
+                key = prefix + "0." + key[len(kept):]  # the kept candidate is number 0 of its sub-space
+            inherited[key] = value.clone()
         sub.load_state_dict(inherited)  # strict: every weight of the sub-supernet comes from the one-shot one
         subnets.append(sub.to(next(supernet.parameters()).device))
     return subnets

@@ -11,7 +11,7 @@ archs like the truth, above all the best ones; its absolute values do not matter
 - ``seed_to_seed_tau``: how well the truth agrees with itself when trained again with another
   seed; no proxy can be expected to agree with the truth better than that.
 
-Used in: 07_truth.
+Used in: 07_truth, 09_why_sharing_misleads.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def seed_to_seed_tau(accs: Sequence[Sequence[float]], top_fraction: Optional[flo
 def kendall_taus(estimate: Sequence[float], truth: Sequence[float], subset: Sequence[bool]) -> tuple[float, float]:
     """Kendall tau of ``estimate`` with ``truth`` over all archs, and over the archs in ``subset`` (a mask).
 
-    Used in: 07_truth.
+    Used in: 07_truth, 09_why_sharing_misleads.
     """
     estimate, truth = _check_pair(estimate, truth)
     subset = np.asarray(subset, dtype=bool)
@@ -135,7 +135,7 @@ def kendall_taus(estimate: Sequence[float], truth: Sequence[float], subset: Sequ
 def true_rank(value: float, truth: Sequence[float]) -> int:
     """Where an arch whose true score is ``value`` ranks among ``truth`` (1 = nothing is better).
 
-    Used in: 07_truth.
+    Used in: 07_truth, 09_why_sharing_misleads.
     """
     return 1 + int((scores(truth, "truth") > value).sum())
 

@@ -577,7 +577,7 @@ def scoreboard(rows: Mapping[str, tuple[float, float]], ax: Optional[Axes] = Non
                labels: tuple[str, str] = ("all archs", "no skip layer")) -> Axes:
     """Horizontal bars of each row's two Kendall taus (over all archs, over a subset); NaN draws no bar.
 
-    Used in: 07_truth.
+    Used in: 07_truth, 09_why_sharing_misleads.
     """
     names, values = list(rows), np.array([rows[name] for name in rows], dtype=float)
     ax = _axes(ax, (7, 0.5 * len(names) + 0.7))

@@ -16,7 +16,7 @@ minutes, and how well they rank is exactly what ``nasedu.metrics`` measures agai
 Grad-norm, SNIP and synflow are computed as in Abdelfattah et al. 2021 ("Zero-Cost Proxies for
 Lightweight NAS"), which compares them on NAS-Bench-201.
 
-Used in: (next) 09_why_sharing_misleads.
+Used in: 09_why_sharing_misleads.
 """
 
 from __future__ import annotations
