@@ -2,8 +2,8 @@
 
     python scripts/teaching_ground_truth.py                 # all 256 archs x 3 seeds -> resource/
     python scripts/teaching_ground_truth.py --archs 24 --seeds 2 --out /tmp/pilot.json   # a pilot
-    python scripts/teaching_ground_truth.py --top 32 --seeds 5 --train-size 0 --epochs 3 \
-        --out resource/teaching_ground_truth_top.json    # the best 32 archs again, all 60,000 images
+    python scripts/teaching_ground_truth.py --top 32 --seeds 5 --train-size 0 --epochs 6 \
+        --out resource/teaching_ground_truth_top_6ep.json    # the best 32 archs again, all 60,000 images
 
 Each worker process trains one network at a time on one CPU thread (on a 2-core machine,
 two one-thread workers train almost twice as many networks per hour as one two-thread
