@@ -145,8 +145,6 @@ def test_09_scores_hold_every_variant_and_the_notebooks_ranking_claims():
 
 
 def test_09_on_the_sharper_top_truth_the_leaders_are_a_supernet_with_params_and_none_reaches_one_real_training():
-    import json
-
     import numpy as np
 
     import nasedu as nd
@@ -156,7 +154,7 @@ def test_09_on_the_sharper_top_truth_the_leaders_are_a_supernet_with_params_and_
     top_mean = accs.mean(axis=1)
     one_real_training = np.mean([nd.metrics.kendall_tau(accs[:, s], np.delete(accs, s, axis=1).mean(axis=1))
                                  for s in range(accs.shape[1])])
-    results = json.loads((REPO / "resource" / "teaching_scores.json").read_text())
+    _, results = scores_taus()
     codes = [top.space.encode(a) for a in top.archs()]
     within = {v: np.median([nd.metrics.kendall_tau([s[c] for c in codes], top_mean) for s in e["seeds"].values()])
               for v, e in results.items()}
