@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 SUBMODULES = (
     "bench", "benchmarks", "checkpoint", "cli", "config", "data", "distributed", "dnas", "exercises", "export",
-    "fewshot", "hardware", "metrics", "ops", "plots", "progress", "proxies", "relax", "search", "spaces",
+    "fewshot", "hardware", "metrics", "ops", "plots", "progress", "proxies", "relax", "resources", "search", "spaces",
     "spos", "supernet", "training", "widgets",
 )
 # names re-exported from a submodule: name -> submodule

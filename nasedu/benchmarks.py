@@ -24,13 +24,12 @@ import gzip
 import hashlib
 import json
 import os
-import urllib.request
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from nasedu import checkpoint, spaces
+from nasedu import resources, spaces
 from nasedu.spaces import Arch, ArchLike, SearchSpace
 
 FILENAME = "nas-bench-macro_cifar10.json"
@@ -39,39 +38,10 @@ SHA256 = "686dee8363cc21cca8c1f321ad5749454f2d9b9ca5972682e137e539bc522297"  # o
 FIELDS = ("mean_acc", "test_acc", "std", "params", "flops")
 
 TEACHING_FILENAME = "teaching_ground_truth.json"
-TEACHING_URL = f"https://raw.githubusercontent.com/nasedu/nasedu/main/resource/{TEACHING_FILENAME}"
-# sha256 of the committed resource/teaching_ground_truth.json (a test keeps the two in sync)
-TEACHING_SHA256 = "ad0196938c9a1907868e816cc86c6985522295494c74b1b804f70c47d55919c3"
 TEACHING_FIELDS = ("acc", "mean_acc", "params", "macs", "latency_ms")
 # the best archs trained again with more seeds and a longer recipe (scripts/teaching_ground_truth.py --top);
 # resource/ also keeps the first, 3-epoch attempt (teaching_ground_truth_top_3ep.json: its seeds agreed less)
 TEACHING_TOP_FILENAME = "teaching_ground_truth_top_6ep.json"
-CHECKOUT_RESOURCE = Path(__file__).resolve().parents[1] / "resource"  # present in a clone of the repository
-
-
-def cache_dir() -> Path:
-    """Where downloads are kept: ``$NASEDU_CACHE`` if set, else ``~/.cache/nasedu``."""
-    return Path(os.environ.get("NASEDU_CACHE") or Path.home() / ".cache" / "nasedu")
-
-
-def download(url: str, dest: Path, sha256: str) -> Path:
-    """Download ``url`` to ``dest`` if its sha256 matches; the file appears whole or not at all."""
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            data = response.read()
-    except OSError as error:  # urllib's URLError and timeouts are OSErrors
-        raise ConnectionError(
-            f"could not download {url} ({error}). If this machine is offline, download the file "
-            f"elsewhere and pass its path or folder, e.g. TeachingGroundTruth('path/to/{dest.name}'), or put it at {dest}."
-        ) from error
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != sha256:
-        raise ValueError(
-            f"the file downloaded from {url} has sha256 {digest}, expected {sha256}: it is corrupt or changed "
-            f"upstream, and was not saved. Download it by hand and pass its path, e.g. TeachingGroundTruth('path/to/{dest.name}')."
-        )
-    checkpoint.atomic_write(dest, lambda f: f.write(data))  # a reader never sees half a file
-    return dest
 
 
 def _find(path: Union[str, os.PathLike], *filenames: str) -> Path:
@@ -82,14 +52,6 @@ def _find(path: Union[str, os.PathLike], *filenames: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"no table at {path}; pass the path of {' or '.join(filenames)} or of its folder")
     return path
-
-
-def _locate(path: Union[str, os.PathLike, None], filename: str, url: str, sha256: str) -> Path:
-    """The table file: ``path`` (the file or its folder), else the cache, else a fresh download."""
-    if path is None:
-        cached = cache_dir() / filename
-        return cached if cached.exists() else download(url, cached, sha256)
-    return _find(path, filename)
 
 
 class _Table:
@@ -190,8 +152,8 @@ class TeachingGroundTruth(_Table):
     Entries: ``{"acc" (one per seed), "mean_acc", "params", "macs", "latency_ms"}``. Also
     ``recipe`` (how each arch was trained), ``noise`` (Kendall tau between seeds, overall and
     in the top 10%: the yardstick for any estimate), ``seeds`` and ``seconds`` (one-thread training
-    time summed over all trainings). Without ``path`` the file comes
-    from this checkout's ``resource/``, else the cache, else a download. ``table="top"``: the best
+    time summed over all trainings). Without ``path`` the shipped table is read (``nasedu.resources``:
+    ``resource/`` in a clone, inside the package when installed). ``table="top"``: the best
     archs only, trained again with more seeds and a longer recipe (a sharper truth where it matters).
     """
 
@@ -199,17 +161,16 @@ class TeachingGroundTruth(_Table):
 
     def __init__(self, path: Union[str, os.PathLike, None] = None, table: str = "all") -> None:
         """``table="top"`` loads the sharper table of the best archs only (more seeds, a longer recipe),
-        which ships in a checkout's ``resource/``; ``"all"`` (the default) every arch."""
+        which ships beside the full one; ``"all"`` (the default) every arch."""
         if table not in ("all", "top"):
             raise ValueError(f"table must be 'all' (every arch) or 'top' (the best archs, trained longer), got {table!r}")
         filename = TEACHING_FILENAME if table == "all" else TEACHING_TOP_FILENAME
-        if path is None and (CHECKOUT_RESOURCE / filename).exists():
-            path = CHECKOUT_RESOURCE
-        if path is None and table == "top":
-            raise FileNotFoundError(f"{filename} ships in a checkout's resource/ folder; pass its path, or make it with "
-                                    "`python scripts/teaching_ground_truth.py --top 32 --seeds 5 --train-size 0 "
-                                    f"--epochs 6 --out resource/{filename}`")
-        self.path = _locate(path, filename, TEACHING_URL, TEACHING_SHA256) if table == "all" else _find(path, filename)
+        if path is None and not resources.path(filename).is_file():
+            make = "" if table == "all" else " --top 32 --seeds 5 --train-size 0 --epochs 6"
+            raise FileNotFoundError(f"{resources.path(filename)} is missing: reinstall nasedu from its wheel, pass the "
+                                    f"table's path, or make it with `python scripts/teaching_ground_truth.py{make} "
+                                    f"--out resource/{filename}`")
+        self.path = _find(resources.path(filename) if path is None else path, filename)
         self.space = spaces.get("teaching")
         with open(self.path) as f:
             raw = json.load(f)

@@ -4,8 +4,7 @@ import gzip
 import hashlib
 import json
 import re
-import shutil
-import urllib.error
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -26,18 +25,12 @@ def bench():
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NASEDU_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
-@pytest.fixture
 def offline(monkeypatch):
-    """Any attempt to reach the network fails the test."""
+    """Any attempt to open a network connection fails the test."""
     def no_network(*args, **kwargs):
         pytest.fail("nasedu tried to reach the network")
 
-    monkeypatch.setattr(benchmarks.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
 
 
 def test_query_a_known_entry(bench):
@@ -124,55 +117,6 @@ def test_a_table_without_the_fields_is_refused(tmp_path):
         NASBenchMacro(tmp_path)
 
 
-def test_cache_dir(monkeypatch, tmp_path):
-    monkeypatch.setenv("NASEDU_CACHE", str(tmp_path / "here"))
-    assert benchmarks.cache_dir() == tmp_path / "here"
-    monkeypatch.delenv("NASEDU_CACHE")
-    monkeypatch.setenv("HOME", str(tmp_path))
-    assert benchmarks.cache_dir() == tmp_path / ".cache" / "nasedu"
-
-
-def test_a_cached_teaching_table_is_used_without_network(cache, monkeypatch, offline):
-    cache.mkdir()
-    shutil.copy(TEACHING, cache / benchmarks.TEACHING_FILENAME)
-    monkeypatch.setattr(benchmarks, "CHECKOUT_RESOURCE", cache.parent / "no-checkout")
-    assert TeachingGroundTruth().path == cache / benchmarks.TEACHING_FILENAME
-
-
-def test_without_a_checkout_the_teaching_table_downloads_once(cache, monkeypatch):
-    monkeypatch.setattr(benchmarks, "CHECKOUT_RESOURCE", cache.parent / "no-checkout")
-    monkeypatch.setattr(benchmarks, "TEACHING_URL", TEACHING.as_uri())  # a file:// URL stands in for GitHub
-    assert len(TeachingGroundTruth()) == 256
-    saved = cache / benchmarks.TEACHING_FILENAME
-    assert hashlib.sha256(saved.read_bytes()).hexdigest() == benchmarks.TEACHING_SHA256
-    assert [p.name for p in cache.iterdir()] == [benchmarks.TEACHING_FILENAME]  # no partial file left behind
-
-
-def test_download_checks_the_sha256(tmp_path):
-    source = tmp_path / "table.json"
-    source.write_bytes(b'{"hello": 1}')
-    good = hashlib.sha256(b'{"hello": 1}').hexdigest()
-    dest = tmp_path / "out" / "table.json"
-    with pytest.raises(ValueError, match=f"has sha256 {good}, expected 0000.*was not saved"):
-        benchmarks.download(source.as_uri(), dest, "0" * 64)
-    assert not dest.parent.exists() or not any(dest.parent.iterdir())
-    assert benchmarks.download(source.as_uri(), dest, good) == dest
-    assert dest.read_bytes() == b'{"hello": 1}'
-
-
-def test_offline_error_names_the_url_and_the_way_out(cache, monkeypatch):
-    def unreachable(url, timeout):
-        raise urllib.error.URLError("Temporary failure in name resolution")
-
-    monkeypatch.setattr(benchmarks.urllib.request, "urlopen", unreachable)
-    monkeypatch.setattr(benchmarks, "CHECKOUT_RESOURCE", cache.parent / "no-checkout")
-    with pytest.raises(ConnectionError) as error:
-        TeachingGroundTruth()
-    assert benchmarks.TEACHING_URL in str(error.value)
-    assert "TeachingGroundTruth('path/to/teaching_ground_truth.json')" in str(error.value)
-    assert not cache.exists()
-
-
 # -- the teaching space's own ground truth (resource/teaching_ground_truth.json) -------------------------
 
 
@@ -214,13 +158,14 @@ def test_teaching_truth_best_under_a_budget(truth):
         truth.best(1000)
 
 
-def test_teaching_truth_sha256_is_the_one_downloads_check():
-    assert hashlib.sha256(TEACHING.read_bytes()).hexdigest() == benchmarks.TEACHING_SHA256
+def test_teaching_truth_without_a_path_reads_the_shipped_table(offline):
+    assert TeachingGroundTruth().path == TEACHING  # resource/ of this clone, through nasedu.resources
 
 
-def test_teaching_truth_without_a_path_uses_the_checkout(monkeypatch, cache):
-    monkeypatch.setattr(benchmarks, "download", lambda *args: pytest.fail("the checkout's table should be used"))
-    assert TeachingGroundTruth().path == TEACHING
+def test_a_missing_shipped_table_says_how_to_get_it_back(monkeypatch, tmp_path):
+    monkeypatch.setattr(nd.resources, "resource_dir", lambda: tmp_path)
+    with pytest.raises(FileNotFoundError, match="reinstall nasedu.*teaching_ground_truth.py --out resource/teach"):
+        TeachingGroundTruth()
 
 
 def test_an_unfinished_teaching_truth_says_how_to_finish_it(truth, tmp_path):
@@ -239,7 +184,7 @@ def test_the_top_table_loads_a_few_archs_and_says_where_it_comes_from(tmp_path, 
     top = TeachingGroundTruth(tmp_path, table="top")
     assert len(top) == 5 and top.accs().shape == (5, 3)
     assert top.fitness(top.archs()[0]) == pytest.approx(np.mean(raw["archs"][top.space.encode(top.archs()[0])]["acc"]))
-    monkeypatch.setattr(benchmarks, "CHECKOUT_RESOURCE", tmp_path / "nowhere")
+    monkeypatch.setattr(nd.resources, "resource_dir", lambda: tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="teaching_ground_truth.py --top 32"):
         TeachingGroundTruth(table="top")
     with pytest.raises(ValueError, match="table must be 'all'.*or 'top'.*got 'best'"):
