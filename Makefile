@@ -2,13 +2,16 @@
 #            (quick mode: NASEDU_QUICK=1 make run); the committed notebooks are left alone
 # make lab   set up, then open JupyterLab on notebooks/
 # make test  set up (with the browser the widget test drives), then run the whole test suite
+# make wheel build/dist/nasedu-*.whl: the package with the notebooks and every trained artefact inside
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # sudo only when not root and sudo exists (containers often have neither need nor sudo)
 SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
+# JupyterLab refuses to run as root (containers, Docker) unless told that it is meant
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: setup data browser run lab test clean
+.PHONY: setup data browser run lab test wheel clean
 
 setup: $(VENV)/.installed data
 
@@ -41,7 +44,11 @@ run: setup
 	$(BIN)/python scripts/run_notebooks.py
 
 lab: setup
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks
+
+wheel: setup
+	$(BIN)/pip wheel --no-deps --no-build-isolation -q -w build/dist .
+	@ls -l build/dist/nasedu-*.whl
 
 test: setup browser
 	NASEDU_QUICK=1 $(BIN)/python -m pytest -q
