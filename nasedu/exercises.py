@@ -1,144 +1,195 @@
 """Exercises that check themselves: ``check("03.2", answer)`` says right or not yet, with a hint.
 
-Every exercise of the notebooks asks for an answer that can be checked: a number, a word out
-of a few, an arch, a set of layers. ``check`` never prints the expected answer, only whether
-yours is right and, if not, a hint towards it; the worked solution stays folded in the notebook.
+Every exercise of the notebooks asks for an answer that can be checked: a number, a word, an arch,
+a set of layers or a pair of counts. The answers ship only as salted SHA-256 hashes
+(``nasedu/exercise_key.json``, made from the teachers' plain key by ``scripts/make_exercise_key.py``):
+``check`` normalises your answer, hashes it and compares. A number is right within a tolerance: the
+key holds the hash of every point of a grid (a tenth of the tolerance apart) within it. Known mistakes
+have hashes too, each with its own hint. Nothing printed restates the answer; the worked solution
+stays folded in the notebook. No torch needed: checking works offline, anywhere.
 
     >>> import nasedu as nd
-    >>> nd.exercises.check("00.1", 7 ** 12)
-    00.1 right: the mobile space holds 7^12 archs.
-    True
+    >>> nd.exercises.check("0.1", 12 * 7)
+    00.1 not yet. Hint: that is 12 x 7; the choices of independent layers multiply, they do not add up.
+    False
+
+Accepted forms: ids such as ``"3.2"`` or ``" 03.2 "``; numbers as ``12544``, ``"12,544"``, ``"2^10"``,
+``"256 x 7 x 7"``, ``"epoch 3"`` or ``"layer 2"`` (the number the question asks for, numbered as the
+question numbers it), ``"12/20"`` for a count of runs, a percentage as ``42`` or ``0.42``; words in any
+case, with quotes, dashes or underscores, a letter as ``"c"``, ``"(c)"`` or ``"c)"``, an exception as
+its name or its class; an arch as digits, op names or a tuple; a set or a pair as
+a list, a tuple or a string of numbers.
 
 Used in: every notebook.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import math
-from dataclasses import dataclass
-from typing import Any, Callable
+import re
+from importlib import resources
+from typing import Any
+
+KEY_FILE = "exercise_key.json"  # inside the package, beside this module
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?")
+ARITHMETIC = re.compile(r"\d+(?:\.\d+)?(?:\s*(?:\*\*|\^|[x*\u00d7])\s*\d+(?:\.\d+)?)+")  # 2^10, 256 x 7 x 7
 
 
-@dataclass(frozen=True)
-class Exercise:
-    """One checkable exercise."""
-
-    praise: str  # printed when the answer is right: what it shows
-    is_right: Callable[[Any], bool]  # answer -> right?
-    hint: str  # printed when it is not: where to look, never the answer
+@functools.lru_cache(maxsize=None)
+def key() -> dict:
+    """The hashed key shipped with the package: one entry per exercise id."""
+    return json.loads(resources.files("nasedu").joinpath(KEY_FILE).read_text(encoding="utf-8"))["exercises"]
 
 
-def _words(answer: Any) -> str:
-    return str(answer).strip().strip("'\"").lower().replace("_", " ").replace("-", " ")
+def ids() -> list[str]:
+    """Every exercise id, in order (``"00.1"`` ... ``"09.4"``)."""
+    return sorted(key(), key=lambda i: tuple(int(part) for part in i.split(".")))
 
 
-def one_of(*right: str) -> Callable[[Any], bool]:
-    """Right when the answer is one of these words (case, quotes, dashes and underscores ignored)."""
-    accepted = {_words(r) for r in right}
-    return lambda answer: _words(answer) in accepted
+def digest(salt: str, canonical: str) -> str:
+    """The salted SHA-256 of a normalised answer: what the key stores instead of the answer."""
+    return hashlib.sha256(f"{salt}:{canonical}".encode()).hexdigest()
 
 
-def number(value: float, tolerance: float = 0.0) -> Callable[[Any], bool]:
-    """Right when the answer is a number within ``tolerance`` of ``value``."""
-    return lambda answer: math.isclose(float(answer), value, rel_tol=0.0, abs_tol=tolerance)
+# -- normalisation: one small function per kind of answer ------------------------------------
+
+def normalise_id(exercise_id: Any) -> str:
+    """``"3.2"``, ``" 03.2 "``, ``"03-2"`` -> ``"03.2"``."""
+    text = re.sub(r"\s+", "", str(exercise_id)).replace("-", ".").replace("_", ".")
+    match = re.fullmatch(r"(\d{1,2})\.(\d{1,2})", text)
+    if not match:
+        raise ValueError(f"{exercise_id!r} is not an exercise id; write it as in the notebook, e.g. '03.2'")
+    return f"{int(match[1]):02d}.{int(match[2])}"
 
 
-def same_set(*items: Any) -> Callable[[Any], bool]:
-    """Right when the answer holds exactly these items, in any order."""
-    return lambda answer: {int(a) for a in answer} == set(items)
+def read_number(answer: Any) -> float:
+    """A number from ``12544``, ``"12,544"``, ``"2^10"``, ``"epoch 3"``, ``"-0.5 points"``, numpy or torch scalars."""
+    if isinstance(answer, bool):
+        raise ValueError("a number, not True or False")
+    if not isinstance(answer, str):
+        return float(answer)  # int, float, numpy or torch scalars
+    text = answer.strip().lower().replace("\u2212", "-").replace("_", "").replace("\u2009", "")
+    text = re.sub(r"(?<=\d)[, '](?=\d{3}(?!\d))", "", text)  # thousands separators: 12,544 / 12 544
+    if ARITHMETIC.fullmatch(text):
+        return arithmetic(text)
+    count = re.fullmatch(r"(\d+)\s*(?:/|of|out of)\s*\d+\b.*", text)  # "12/20", "100 of 256": the count
+    if count:
+        return float(count[1])
+    found = NUMBER.findall(text)
+    if len(found) != 1:
+        raise ValueError("one number")
+    return float(found[0])
 
 
-def arch_of(space_name: str, right: str) -> Callable[[Any], bool]:
-    """Right when the answer is this arch of the space: digits, op names or a tuple."""
-    def is_right(answer: Any) -> bool:
-        from nasedu import spaces  # imported here: checking a number needs no torch
+def arithmetic(text: str) -> float:
+    """``"2^10"``, ``"2**10"``, ``"256 x 7 x 7"``: powers first, then products."""
+    product = 1.0
+    for factor in re.split(r"\s*[x*\u00d7]\s*", text.replace("**", "^")):
+        base, *exponents = factor.split("^")
+        value = float(base)
+        for exponent in exponents:
+            value **= float(exponent)
+        product *= value
+    return product
 
-        space = spaces.get(space_name)
-        return space.decode(answer) == space.decode(right)
-    return is_right
+
+def number_point(answer: Any, entry: dict) -> str:
+    """The grid point a number falls on (``"n:<index>"``); a percentage may be given as a fraction."""
+    value = read_number(answer)
+    if entry.get("percent") and 0 < abs(value) <= 1:
+        value *= 100
+    if not math.isfinite(value):
+        raise ValueError("a finite number")
+    step = entry["step"]
+    if step == 1 and value != round(value):
+        return "n:not-a-whole-number"  # a count or an index: hashed nowhere
+    return f"n:{round(value / step)}"
 
 
-EXERCISES: dict[str, Exercise] = {
-    "00.1": Exercise("the mobile space holds 7^12 archs.", number(7 ** 12),
-                     "each of the 12 layers picks one of 7 candidates, independently of the others."),
-    "00.2": Exercise("the first step pays one-off costs (memory allocation, choosing algorithms).", number(1),
-                     "which step pays for allocating memory and choosing convolution algorithms?"),
-    "01.1": Exercise("the supernet holds every candidate once: larger than any arch, far smaller than all 6,561.",
-                     number(4_221_386), "nd.hardware.count_params(nd.Supernet(nd.spaces.get('nas-bench-macro')))"),
-    "01.2": Exercise("3 layers x 3 candidates: 27 archs.", number(27),
-                     "the number of archs is the product of each layer's number of candidates."),
-    "01.3": Exercise("the cheapest candidate without a skip, in every layer.", arch_of("teaching", "1111"),
-                     "look at the MACs of each candidate per layer (the explorer's cost panel, or the table of 04)."),
-    "02.1": Exercise("the skip of layers 0 and 2 is a 1x1 convolution + BN: the shape changes there.",
-                     same_set(0, 2), "which layers change the resolution or the number of channels?"),
-    "02.2": Exercise("4 x 4 x 4 archs share that one candidate: a step on it changes all of them.", number(64),
-                     "fix layer 0's choice: how many ways are there to choose the other three layers?"),
-    "02.3": Exercise("every path runs through the stem and the head.", one_of("b"),
-                     "draw two paths of the supernet diagram: which boxes do they both pass?"),
-    "03.1": Exercise("at a low temperature the sample is nearly one-hot, on a random candidate each draw.",
-                     one_of("a"), "run the cell several times: does the winner change from draw to draw?"),
-    "03.2": Exercise("each step of the binary gates moves only the two logits of the pair it drew.",
-                     one_of("binary", "proxylessnas"), "which estimator gives a gradient to only some logits per step?"),
-    "03.3": Exercise("alpha should pick what generalises, judged on data the weights did not fit.",
-                     one_of("validation", "val"), "on which split do the weights *not* train?"),
-    "03.4": Exercise("after epoch 7 the argmax first held two skips.", number(7),
-                     "print [(e['epoch'], e['arch']) for e in long.log] and count the 0s (skip) in each arch."),
-    "04.1": Exercise("layer 1 gave up its k5e3 first (lambda = 0.06); layers 0 and 3 followed at 0.1.",
-                     number(1), "look at the sweep's answers for lambda = 0.03 and 0.06: which layer changed?"),
-    "04.2": Exercise("a log(25) ** 0.6 with a = 0.2: the factor at the mean cost.", number(0.2 * math.log(25) ** 0.6, 0.005),
-                     "at E[c] = c_ref the cost measures 25 units of u = c_ref / 25."),
-    "04.3": Exercise("a budget no arch can meet is refused before any training.", one_of("ValueError"),
-                     "run it: the name of the exception is the first word of its last line."),
-    "05.1": Exercise("a larger budget rejects fewer archs, so the counts even out.", one_of("yes", "y", "true"),
-                     "at the largest budget every arch is allowed: which sampler is that?"),
-    "05.2": Exercise("256 images x 14 x 14 positions: tens of thousands of values per channel.", number(256 * 14 * 14),
-                     "BatchNorm averages over the batch and over every position of the 14 x 14 feature map."),
-    "05.3": Exercise("recalibration noise is small next to the differences between archs.", one_of("yes", "y", "true"),
-                     "compute nd.metrics.kendall_tau between the two lists of 20 scores."),
-    "06.1": Exercise("with a handful of feasible archs both searches evaluate them all and tie.",
-                     one_of("no", "n", "false"), "count the feasible archs at the cheapest budget."),
-    "06.2": Exercise("a mutant that copies its parent was seen before and is drawn again; random archs and "
-                     "crossovers keep exploring, so evolution finds the optimum about as often.",
-                     one_of("no", "n", "false"), "count the runs that found the optimum, with and without mutation."),
-    "06.3": Exercise("with 200 evaluations evolution finds the optimum in about half the runs, random search in none.",
-                     one_of("evolution"), "run the comparison of section 3 with EVALUATIONS = 200."),
-    "07.1": Exercise("without recalibration the ranking falls apart.", one_of("down", "lower", "falls"),
-                     "notebook 05 measured inherited accuracy with and without recalibration."),
-    "07.2": Exercise("a tau from 32 archs moves by about 0.07: too much to separate methods 0.1 apart.",
-                     number(0.07, 0.03), "np.std of the 200 taus."),
-    "07.3": Exercise("the space is small enough for evolution on the truth to find its best.",
-                     one_of("yes", "y", "true"), "compare result.best_fitness with truth.best(budget)[1]."),
-    "07.4": Exercise("the hinge bounds the expected cost, not the argmax.", one_of("no", "n", "false"),
-                     "compare dnas.derive().cost with budget."),
-    "07.5": Exercise("with equal compute the two samplers ranked alike, within the seeds' spread.",
-                     one_of("no", "n", "false"), "compare the 12-epoch uniform supernet's taus with the fair ones'."),
-    "08.1": Exercise("few archs fit, but they differ a lot (skips are cheap and bad): a random pick risks a poor one.",
-                     one_of("grows", "grow"), "look up the feasible archs in the truth: how far apart are they?"),
-    "08.2": Exercise("by the truth the two archs are 0.08 points apart, within the seeds' spread.",
-                     one_of("no", "n", "false"), "the truth table printed above has each arch's three seeds."),
-    "08.3": Exercise("nasedu train writes the weights to model.pt in the run directory.", one_of("model.pt"),
-                     "list the files in runs/mine/."),
-    "09.1": Exercise("SNIP is the best of the four without skips, yet no better than counting MACs.",
-                     one_of("snip"), "look at the 'without skips' column of section 1 (or section 3's medians)."),
-    "09.2": Exercise("layer 2 splits best, but within the spread of the other layers' seeds.", number(2),
-                     "compare the 'tau, no skip' medians of fewshot_l0 to fewshot_l3 in section 3."),
-    "09.3": Exercise("without recalibration the supernet's ranking is almost noise.", number(0.10, 0.02),
-                     "the row uniform_no_recal in section 3."),
-    "09.4": Exercise("averaging with the MACs rank helps among similar archs (and costs over all archs).",
-                     one_of("yes", "y", "true"), "compare the medians of fair_6ep and of your combination."),
-}
+def words(answer: Any) -> list[str]:
+    """``"  'Test' "`` -> ``["w:test"]``; ``"(c)"`` -> ``["w:c"]``; also the part before a colon
+    (a pasted error message) and after the last slash (a path)."""
+    if isinstance(answer, type):
+        answer = answer.__name__
+    elif isinstance(answer, BaseException):
+        answer = type(answer).__name__
+    text = re.sub(r"[-_\s]+", " ", str(answer).strip().strip("'\"`").lower()).strip()
+    letter = re.fullmatch(r"(?:option |answer )?\(?([a-z])[).]?", text)
+    if letter:
+        return [f"w:{letter[1]}"]
+    forms = [text, text.split(":")[0], text.rsplit("/", 1)[-1]]
+    forms = [re.sub(r"^(the|a|an) ", "", form.strip()) for form in forms]
+    return [f"w:{form}" for form in dict.fromkeys(forms) if form]
 
+
+def integers(answer: Any, ordered: bool) -> str:
+    """``[3, 1]``, ``"layers 1 and 3"``, ``(12, 3)`` -> ``"s:1,3"`` (a set) or ``"q:12,3"`` (a sequence)."""
+    if isinstance(answer, str):
+        items = [int(x) for x in re.findall(r"-?\d+", answer)]
+    else:
+        items = []
+        for item in getattr(answer, "tolist", lambda: answer)():
+            if float(item) != int(float(item)):
+                raise ValueError("whole numbers")
+            items.append(int(float(item)))
+    if not items:
+        raise ValueError("numbers")
+    return ("q:" + ",".join(map(str, items))) if ordered else ("s:" + ",".join(map(str, sorted(set(items)))))
+
+
+def arch(answer: Any, choices: list[list[str]]) -> str:
+    """``"k3e1-k5e3-conv3-skip"``, ``"1230"``, ``(1, 2, 3, 0)`` -> ``"a:1230"`` (choices: each layer's op names)."""
+    if isinstance(answer, str):
+        text = answer.strip().strip("'\"`").lower()
+        items = list(text) if text.isdigit() else [t for t in re.split(r"[-\s,/()\[\]]+", text) if t]
+    else:
+        items = list(answer)
+    if len(items) != len(choices):
+        raise ValueError(f"one choice for each of the {len(choices)} layers")
+    digits = []
+    for item, options in zip(items, choices):
+        names = [name.lower() for name in options]
+        index = names.index(item.lower()) if str(item).lower() in names else int(item)
+        if not 0 <= index < len(options):
+            raise ValueError(f"a choice out of 0..{len(options) - 1}")
+        digits.append(str(index))
+    return "a:" + "".join(digits)
+
+
+def canonical(answer: Any, entry: dict) -> list[str]:
+    """Every normalised form of ``answer`` for this exercise's kind; ValueError if it cannot be read."""
+    kind = entry["kind"]
+    if kind == "number":
+        return [number_point(answer, entry)]
+    if kind == "words":
+        return words(answer)
+    if kind in ("set", "sequence"):
+        return [integers(answer, ordered=kind == "sequence")]
+    if kind == "arch":
+        return [arch(answer, entry["choices"])]
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+# -- the check ------------------------------------------------------------------------------
 
 def check(exercise_id: str, answer: Any) -> bool:
     """Print whether ``answer`` to exercise ``exercise_id`` (e.g. ``"03.2"``) is right, with a hint if not."""
-    if exercise_id not in EXERCISES:
-        same_notebook = sorted(e for e in EXERCISES if e.split(".")[0] == str(exercise_id).split(".")[0])
-        raise ValueError(f"no exercise {exercise_id!r}; this notebook's are {same_notebook or sorted(EXERCISES)}")
-    exercise = EXERCISES[exercise_id]
+    exercise_id = normalise_id(exercise_id)
+    if exercise_id not in key():
+        same_notebook = [e for e in ids() if e.split(".")[0] == exercise_id.split(".")[0]]
+        raise ValueError(f"no exercise {exercise_id!r}; this notebook's are {same_notebook or ids()}")
+    entry = key()[exercise_id]
     try:
-        right = bool(exercise.is_right(answer))
-    except (TypeError, ValueError, KeyError) as error:
-        print(f"{exercise_id}: could not read {answer!r} as an answer ({error}). Hint: {exercise.hint}")
+        hashes = [digest(entry["salt"], form) for form in canonical(answer, entry)]
+    except (TypeError, ValueError, OverflowError) as error:
+        print(f"{exercise_id}: could not read {answer!r} as {entry['expects']} ({error}). Hint: {entry['hint']}")
         return False
-    print(f"{exercise_id} right: {exercise.praise}" if right else f"{exercise_id} not yet. Hint: {exercise.hint}")
-    return right
+    if any(h in entry["accepted"] for h in hashes):
+        print(f"{exercise_id} right: {entry['praise']}")
+        return True
+    mistake = next((entry["mistakes"][h] for h in hashes if h in entry["mistakes"]), None)
+    print(f"{exercise_id} not yet. Hint: {entry['hints'][mistake] if mistake is not None else entry['hint']}")
+    return False
