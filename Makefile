@@ -3,6 +3,7 @@
 # make lab   set up, then open JupyterLab on notebooks/
 # make test  set up (with the browser the widget test drives), then run the whole test suite
 # make wheel build/dist/nasedu-*.whl: the package with the notebooks and every trained artefact inside
+# make student  the student edition (build/student/) and the teacher key with its nbgrader course (build/teacher/)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
 # JupyterLab refuses to run as root (containers, Docker) unless told that it is meant
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: setup data browser run lab test wheel clean
+.PHONY: setup data browser run lab test wheel student clean
 
 setup: $(VENV)/.installed data
 
@@ -49,6 +50,9 @@ lab: setup
 wheel: setup
 	$(BIN)/pip wheel --no-deps --no-build-isolation -q -w build/dist .
 	@ls -l build/dist/nasedu-*.whl
+
+student: $(VENV)/.installed
+	$(BIN)/python scripts/make_editions.py
 
 test: setup browser
 	NASEDU_QUICK=1 $(BIN)/python -m pytest -q
