@@ -6,8 +6,11 @@ Every training or search command writes a *run directory*::
       config.json     every option the run used (``--config runs/my-run/config.json`` repeats it)
       log.txt         one line per epoch or result
       checkpoint.pt   the full training state after each epoch (``--resume`` continues from it)
-      history.json    per-epoch records (SPOS, training), the alpha history (DNAS), or the evaluations (search)
-      arch.json       the final architecture, per-layer ops and costs (``nasedu train --arch-file``)
+      history.json    per-epoch records (SPOS, training) or the alpha history (DNAS)
+      arch.json       the latest architecture found (search, DNAS) or trained, per-layer ops and costs
+      search-001.json one file per ``nasedu search``, never overwritten: its best arch, options and evaluations
+
+Both kinds of arch file go to ``nasedu train --arch-file``.
 
 Options come from typed dataclass configs: their defaults, then a JSON/YAML file given with
 ``--config``, then command-line flags. Per-epoch numbers are measured on the validation split;
@@ -19,6 +22,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +45,10 @@ class DataConfig:
 
     space: str = option("teaching", "search space: teaching, nas-bench-macro or mobile")
     dataset: str = option("fashion-mnist", "fashion-mnist, digits, cifar10 or synthetic (generated images)")
-    root: Optional[str] = option(None, "folder holding the dataset files (default: the usual places)")
-    download: bool = option(False, "let torchvision download a dataset that is not found locally")
+    root: Optional[str] = option(None, "folder searched first for the dataset files "
+                                       "(then $NASEDU_DATA, the user cache, Debian's package)")
+    download: bool = option(False, "let torchvision download a dataset found nowhere (into --root, else the "
+                                   "user cache; see `nasedu data fetch`)")
     train_size: Optional[int] = option(None, "training images (default: all that are left after validation)")
     val_size: int = option(5000, "validation images, carved from the training set")
     data_seed: int = option(0, "which images go to which split")
@@ -57,6 +64,7 @@ class SearchConfig:
     population: int = option(50, "archs per generation (evolution, regularized evolution)")
     generations: int = option(20, "generations of evolution")
     max_evaluations: Optional[int] = option(None, "stop after this many distinct archs (random search: default 400)")
+    max_tries: int = option(1000, "draws allowed to find each new arch within --max-cost before giving up")
     recalibrate: bool = option(True, "re-estimate BatchNorm statistics of each path before scoring it")
     calib_batches: int = option(10, "training batches used for the recalibration")
     seed: int = option(0, "seed of the search")
@@ -116,6 +124,44 @@ def load_splits(data_config: DataConfig, space: "spaces.SearchSpace") -> "data.S
                      val_size=data_config.val_size, seed=data_config.data_seed, download=data_config.download)
 
 
+def numbered_path(folder: Path, stem: str) -> Path:
+    """A new file ``folder/stem-001.json``, numbered one past the highest there; it is created empty, so
+    that no other run can take the name (and no earlier file is ever overwritten)."""
+    numbers = [int(p.stem[len(stem) + 1:]) for p in folder.glob(f"{stem}-*.json") if p.stem[len(stem) + 1:].isdigit()]
+    number = max(numbers, default=0) + 1
+    while True:
+        path = folder / f"{stem}-{number:03d}.json"
+        try:
+            path.touch(exist_ok=False)
+            return path
+        except FileExistsError:  # another search in this folder took it a moment ago
+            number += 1
+
+
+UNITS = {"latency_ms": "ms", "macs": "MACs", "params": "params", "flops": "FLOPs"}  # metric -> unit
+
+
+def format_cost(value: float, metric: str) -> str:
+    """A cost with 3 significant digits and its unit: ``0.412 ms``, ``5.12e5 MACs``, ``3.14e4 params``."""
+    number = f"{value:.3g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+    return f"{number} {UNITS.get(metric, metric)}"
+
+
+NEAR_CHANCE = 1.5  # a final accuracy below 1.5x chance (100% / classes) means the run learnt almost nothing
+
+
+def warn_if_near_chance(run: Run, what: str, accuracy: float, num_classes: int, epochs: int,
+                        train_size: Optional[int]) -> None:
+    """Log a warning naming the flags to raise when ``accuracy`` (%, named ``what``) is near chance."""
+    chance = 100.0 / num_classes
+    if accuracy >= NEAR_CHANCE * chance:
+        return
+    images = "all the training images" if train_size is None else f"{train_size} training images"
+    raise_flags = "--epochs" if train_size is None else "--epochs and --train-size"
+    run.log(f"WARNING: {what} is {accuracy:.1f}%, near chance ({chance:.1f}% for {num_classes} classes): "
+            f"the network learnt almost nothing in {epochs} epoch(s) on {images}. Raise {raise_flags}.")
+
+
 def resolve(args: argparse.Namespace, classes: list[type], run: Optional[Run] = None,
             base: Optional[dict] = None) -> list:
     """Build each config of ``classes``: defaults < ``base`` (a preset) < saved run config (on --resume)
@@ -162,9 +208,12 @@ def cmd_lut(args: argparse.Namespace) -> None:
           + (f" (measured on {table.device})" if table.device else ""))
 
 
+CHECKED_PATHS = 3  # paths scored after training a supernet, to tell a trained one from an untrained one
+
+
 def cmd_spos(args: argparse.Namespace) -> None:
-    """Train a supernet with single-path uniform (or budget/fair) sampling."""
-    from nasedu import hardware, spaces, spos
+    """Train a supernet with single-path uniform (or budget/fair) sampling, then score a few of its paths."""
+    from nasedu import distributed, hardware, spaces, spos
     from nasedu.supernet import Supernet
 
     run = Run(args.run_dir)
@@ -184,6 +233,14 @@ def cmd_spos(args: argparse.Namespace) -> None:
     for record in history[done_before:]:
         run.log(format_record(record))
     run.write_json("history.json", history)
+    if not distributed.is_main():
+        return
+    paths = [path for _ in range(CHECKED_PATHS) for path in trainer.sampler.sample()][:CHECKED_PATHS]
+    score = spos.InheritedEvaluator(trainer.supernet, splits)  # validation accuracy, BatchNorm recalibrated
+    accuracy = sum(score(path) for path in paths) / len(paths)
+    run.log(f"validation accuracy with inherited weights: {accuracy:.1f}% (mean of {len(paths)} sampled paths)")
+    warn_if_near_chance(run, "validation accuracy", accuracy, splits.num_classes, spos_config.epochs,
+                        data_config.train_size)
 
 
 def cmd_dnas(args: argparse.Namespace) -> None:
@@ -200,8 +257,9 @@ def cmd_dnas(args: argparse.Namespace) -> None:
     run.log(device_report(dnas_config.device, {"channels_last": dnas_config.channels_last}))
     device = distributed.init(dnas_config.device)
     table = shared_table(run, space, args.metric, device)
-    trainer = dnas.DNASTrainer(Supernet(space, seed=dnas_config.seed), load_splits(data_config, space), dnas_config,
-                               table=table, checkpoint_path=run.path / "checkpoint.pt")
+    splits = load_splits(data_config, space)
+    trainer = dnas.DNASTrainer(Supernet(space, seed=dnas_config.seed), splits, dnas_config, table=table,
+                               checkpoint_path=run.path / "checkpoint.pt")
     if args.resume and trainer.checkpoint_path.exists():
         run.log(f"resuming from {trainer.checkpoint_path}")
     done_before = len(trainer.log)
@@ -214,8 +272,12 @@ def cmd_dnas(args: argparse.Namespace) -> None:
     history.save(run.path / "history.json")
     export.save_arch(run.path / "arch.json", space, derived.arch, cost=derived.cost, metric=derived.metric,
                      probs=list(derived.probs), found_by=f"dnas ({dnas_config.relaxation})")
-    run.log(f"derived arch {space.encode(derived.arch)} ({derived.readable}): {args.metric} {derived.cost:,.4g} "
-            f"-> {run.path / 'arch.json'}")
+    run.log(f"derived arch {space.encode(derived.arch)} ({derived.readable}): {format_cost(derived.cost, args.metric)}"
+            f" -> {run.path / 'arch.json'}")
+    # the supernet's own accuracy says whether it learnt; the derived arch's inherited accuracy would add the
+    # gap between a mixture and one path (notebook 03), which is large for DARTS even after a good run
+    warn_if_near_chance(run, "the supernet's training accuracy in the last epoch", trainer.log[-1]["train_acc"],
+                        splits.num_classes, dnas_config.epochs, data_config.train_size)
 
 
 def shared_table(run: Run, space: "spaces.SearchSpace", metric: str, device) -> "hardware.LookupTable":
@@ -269,7 +331,8 @@ def cmd_search(args: argparse.Namespace) -> None:
                                           calib_batches=search_config.calib_batches)
         metric = search_config.metric
         cost = hardware.lookup_table(space, metric).cost
-    common = dict(cost=cost, max_cost=search_config.max_cost, seed=search_config.seed, progress=not args.quiet)
+    common = dict(cost=cost, max_cost=search_config.max_cost, max_tries=search_config.max_tries,
+                  seed=search_config.seed, progress=not args.quiet)
     if search_config.strategy == "evolution":
         result = search.evolution(space, fitness, population=search_config.population,
                                   generations=search_config.generations,
@@ -281,13 +344,14 @@ def cmd_search(args: argparse.Namespace) -> None:
         result = search.random_search(space, fitness, budget=search_config.max_evaluations or 400, **common)
     else:
         raise ValueError(f"unknown strategy {search_config.strategy!r}; choose evolution, regularized-evolution or random")
-    run.write_json("search.json", {"config": dataclasses.asdict(search_config), "metric": metric,
-                                   "history": [dataclasses.asdict(e) for e in result.history]})
-    export.save_arch(run.path / "arch.json", space, result.best_arch, fitness=result.best_fitness,
-                     cost=result.best_cost, metric=metric, found_by=search_config.strategy)
+    found = dict(fitness=result.best_fitness, cost=result.best_cost, metric=metric, found_by=search_config.strategy)
+    path = numbered_path(run.path, "search")  # this search's own file
+    export.save_arch(path, space, result.best_arch, **found, config=dataclasses.asdict(search_config),
+                     history=[dataclasses.asdict(e) for e in result.history])
+    export.save_arch(run.path / "arch.json", space, result.best_arch, **found, search_file=path.name)  # the latest
     run.log(f"best arch {space.encode(result.best_arch)} ({space.readable(result.best_arch)}): "
-            f"fitness {result.best_fitness:.2f}, {metric} {result.best_cost:,.0f}, "
-            f"{result.num_evaluations} archs evaluated -> {run.path / 'arch.json'}")
+            f"fitness {result.best_fitness:.2f}, {format_cost(result.best_cost, metric)}, "
+            f"{result.num_evaluations} archs evaluated -> {path} (copied to arch.json, the latest answer)")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -314,7 +378,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         space = spaces.get(data_config.space)
         arch = space.decode(args.arch)
     else:
-        raise ValueError("say which arch to train: --arch-file runs/x/arch.json, or --space S --arch 0123")
+        raise ValueError("say which arch to train: --arch-file runs/x/arch.json (or runs/x/search-001.json), "
+                         "or --space S --arch 0123")
     run.write_json("config.json", {**dataclasses.asdict(data_config), **dataclasses.asdict(train_config),
                                    "arch": space.encode(arch)})
     run.log(device_report(train_config.device, {"channels_last": train_config.channels_last}))
@@ -330,6 +395,43 @@ def cmd_train(args: argparse.Namespace) -> None:
     checkpoint.save(model.state_dict(), run.path / "model.pt")
     run.log(f"{space.readable(arch)}: validation accuracy {history[-1]['eval_acc']:.2f}%, test accuracy "
             f"{test_acc:.2f}% (loss {test_loss:.3f}) after {train_config.epochs} epochs -> {run.path / 'model.pt'}")
+    warn_if_near_chance(run, "validation accuracy", history[-1]["eval_acc"], splits.num_classes, train_config.epochs,
+                        data_config.train_size)
+
+
+def cmd_data(args: argparse.Namespace) -> None:
+    """Download a dataset once (``fetch``), or say where ``nasedu.data.load`` finds it (``where``)."""
+    from nasedu import data
+
+    if args.action == "fetch":
+        folder = data.fetch(args.name, root=args.root)
+        print(f"{data.TITLES[args.name]} is in {folder}")
+        used = data.locate(args.name, root=args.root)
+        if used != folder:  # a folder searched before this one holds the files too
+            print(f"note: load({args.name!r}) reads {used}, which comes first in the search order "
+                  f"(`nasedu data where {args.name}` lists it)")
+        return
+    print(f"{data.TITLES[args.name]}: load({args.name!r}) looks in these folders, in order:")
+    for i, (what, folder) in enumerate(data.folders(args.name, root=args.root), 1):
+        print(f"  {i}. {folder}  ({what}): {'found' if data.find(args.name, folder) else 'no files'}")
+    if data.DATA_VARIABLE not in os.environ:
+        print(f"  ({data.DATA_VARIABLE} is not set: `export {data.DATA_VARIABLE}=DIR` adds DIR after --root)")
+    used = data.locate(args.name, root=args.root)
+    print(f"it reads {used}" if used else f"not found: `nasedu data fetch {args.name}` downloads it (needs internet)")
+
+
+def cmd_notebooks(args: argparse.Namespace) -> None:
+    """Copy the course (the notebooks and the files they read) into a folder of your own."""
+    from nasedu import resources
+
+    dest = args.dest
+    if dest.exists() and not dest.is_dir():
+        raise ValueError(f"{dest} is a file; name a folder to copy the course into")
+    if dest.is_dir() and any(dest.iterdir()) and not args.force:
+        raise ValueError(f"{dest} is not empty; name a new or empty folder, or pass --force to copy the course "
+                         f"into it anyway (the course's files there are replaced)")
+    copied = resources.copy_course(dest, overwrite=args.force)
+    print(f"copied the course ({len(copied)} files) to {dest}\nnext: jupyter lab {shlex.quote(str(dest))}")
 
 
 def format_record(record: dict) -> str:
@@ -398,10 +500,30 @@ def _export_options(p: argparse.ArgumentParser) -> None:
 def _train_options(p: argparse.ArgumentParser) -> None:
     from nasedu.training import TrainConfig
 
-    p.add_argument("--arch-file", help="an arch.json written by search, dnas or export")
+    p.add_argument("--arch-file", help="an arch file written by search (arch.json or search-NNN.json), dnas or export")
     p.add_argument("--arch", help="the arch to train, with --space")
     cfg.add_arguments(p, DataConfig)
     cfg.add_arguments(p, TrainConfig)
+
+
+def _data_options(p: argparse.ArgumentParser) -> None:
+    from nasedu import data
+
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, text, root_help in (
+            ("fetch", "download a dataset once with torchvision (needs internet) and say where it is",
+             f"save the files in DIR instead of the user cache {data.cache_dir()}"),
+            ("where", "list the folders searched for a dataset and say which one its files are read from",
+             "a folder of your own, searched first (like load(root=DIR))")):
+        a = actions.add_parser(action, help=text, description=text)
+        a.add_argument("name", nargs="?", default="fashion-mnist", choices=data.FILE_DATASETS,
+                       help="the dataset (default: fashion-mnist)")
+        a.add_argument("--root", type=Path, metavar="DIR", help=root_help)
+
+
+def _notebooks_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dest", type=Path, help="the folder to copy the course into (new or empty)")
+    p.add_argument("--force", action="store_true", help="copy into a folder that is not empty")
 
 
 @dataclass(frozen=True)
@@ -430,6 +552,9 @@ COMMANDS = {
     "export": Command(cmd_export, "write an arch of a space to a JSON file (per-layer ops and costs)",
                       _export_options),
     "train": Command(cmd_train, "train one architecture from scratch", _train_options, True, True),
+    "data": Command(cmd_data, "download a dataset once, or see where its files are found", _data_options),
+    "notebooks": Command(cmd_notebooks, "copy the course's notebooks into a folder, to open with JupyterLab",
+                         _notebooks_options),
 }
 
 
@@ -463,7 +588,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (KeyError, ValueError, FileNotFoundError, ConnectionError) as error:
+    except (KeyError, ValueError, FileNotFoundError, FileExistsError, ConnectionError) as error:
         message = error.args[0] if error.args else str(error)
         parser.exit(2, f"nasedu {args.command}: error: {message}\n")
     finally:

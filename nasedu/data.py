@@ -10,11 +10,16 @@ Three datasets, all returned the same way (a :class:`Splits` of normalised tenso
     >>> batches = data.Batches(x, y, batch_size=128, seed=0)
 
 - ``"fashion-mnist"`` (1x28x28, the default teaching dataset) is looked for, in order, in the
-  ``root`` you give, in Debian's package ``dataset-fashion-mnist``, and is downloaded by
-  torchvision only when you pass ``download=True``.
+  ``root`` you give, the folder named by the environment variable ``NASEDU_DATA``, the user
+  cache (``~/.cache/nasedu`` on Linux) and Debian's package ``dataset-fashion-mnist``.
+- ``"cifar10"`` (3x32x32) is for GPU runs; looked for in the same folders but Debian's.
 - ``"digits"`` is scikit-learn's 8x8 digits, resized to 1x28x28 so it fits the ``teaching``
   space; ``"digits-8x8"`` is the raw 1x8x8 images. Instant, for tests and zero-setup demos.
-- ``"cifar10"`` (3x32x32) is for GPU runs; torchvision downloads it when ``download=True``.
+
+``download=True`` (or ``nasedu data fetch`` in a terminal) lets torchvision download a dataset
+that is found nowhere, once, into the user cache (or ``root``), where every later call finds it.
+When nothing is found, :class:`DataNotFoundError` lists the folders searched and the ways to
+get the files; :func:`folders` and :func:`locate` say where ``load`` looks and what it would read.
 
 The validation split is carved from the training data (DNAS updates alpha on it, search scores
 candidates on it); the test split stays untouched until the end. Images are normalised with the
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import pickle
 import struct
 from dataclasses import dataclass
@@ -39,14 +45,15 @@ from pathlib import Path
 from typing import Iterator, Optional, Union
 
 import numpy as np
+import platformdirs
 import torch
 import torch.nn.functional as F
 
 Tensor = torch.Tensor
 Size = Union[int, float, None]  # a count, a fraction of the pool in (0, 1], or None for "all"
 
+DATA_VARIABLE = "NASEDU_DATA"  # environment variable naming a folder that holds dataset files
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")  # files of `apt-get install dataset-fashion-mnist`
-DEFAULT_ROOT = Path.home() / ".cache" / "nasedu"  # where download=True saves files when no root is given
 
 FASHION_MNIST_FILES = {  # split -> (images, labels), without the optional .gz
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -55,10 +62,17 @@ FASHION_MNIST_FILES = {  # split -> (images, labels), without the optional .gz
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 CIFAR10_FOLDER = "cifar-10-batches-py"  # what torchvision's download unpacks
+CIFAR10_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
 DIGITS_TEST_SIZE = 297  # digits has no official test set: a fixed 297 of its 1797 images, 1500 left to train
 DATASETS = ("fashion-mnist", "digits", "digits-8x8", "cifar10")
+FILE_DATASETS = ("fashion-mnist", "cifar10")  # the ones read from files, which may need a download
+TITLES = {"fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A dataset's files are in none of the folders searched; the message says where it looked and what to do."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,17 +108,20 @@ def load(name: str = "fashion-mnist", root: Union[str, Path, None] = None, train
     the rest the training split (None: all the rest); ``test_size`` subsamples the test set
     (None: all of it). Sizes are counts, or fractions in (0, 1] of the training (or test) set.
     The same ``seed`` picks the same images; the validation split does not depend on
-    ``train_size``. ``download=True`` lets torchvision fetch files that are not found locally.
+    ``train_size``. Files are read from the first of :func:`folders` that holds them;
+    ``download=True`` lets torchvision fetch them when none does (see :func:`fetch`).
+    Raises :class:`DataNotFoundError` when the files are nowhere.
     """
-    if name == "fashion-mnist":
-        x_pool, y_pool, x_test_all, y_test_all, source = _fashion_mnist(root, download)
-        classes = FASHION_MNIST_CLASSES
+    if name in FILE_DATASETS:
+        folder = locate(name, root) or (fetch(name, root) if download else None)
+        if folder is None:
+            raise DataNotFoundError(_not_found(name, root))
+        read = _read_fashion_mnist if name == "fashion-mnist" else _read_cifar10
+        x_pool, y_pool, x_test_all, y_test_all, source = read(folder)
+        classes = FASHION_MNIST_CLASSES if name == "fashion-mnist" else CIFAR10_CLASSES
     elif name in ("digits", "digits-8x8"):
         x_pool, y_pool, x_test_all, y_test_all, source = _digits(resize_to=28 if name == "digits" else None)
         classes = tuple(str(d) for d in range(10))
-    elif name == "cifar10":
-        x_pool, y_pool, x_test_all, y_test_all, source = _cifar10(root, download)
-        classes = CIFAR10_CLASSES
     else:
         raise ValueError(f"unknown dataset {name!r}; choose one of {names()}")
 
@@ -127,6 +144,68 @@ def load(name: str = "fashion-mnist", root: Union[str, Path, None] = None, train
         std=tuple(std.tolist()),
         source=source,
     )
+
+
+def cache_dir() -> Path:
+    """The user cache, where downloads go when no ``root`` is given: ``~/.cache/nasedu`` on Linux."""
+    return Path(platformdirs.user_cache_dir("nasedu"))
+
+
+def folders(name: str = "fashion-mnist", root: Union[str, Path, None] = None) -> list[tuple[str, Path]]:
+    """The folders :func:`load` searches for the files of ``name``, in order, each as (what it is, folder).
+
+    ``root`` (when given), then ``$NASEDU_DATA`` (when set), the user cache, and for
+    Fashion-MNIST Debian's package folder. In each, the files may lie directly or in
+    torchvision's layout (``FashionMNIST/raw/``, ``cifar-10-batches-py/``).
+    """
+    _check_file_dataset(name)
+    searched = [("root", Path(root))] if root is not None else []
+    if os.environ.get(DATA_VARIABLE):
+        searched.append((f"${DATA_VARIABLE}", Path(os.environ[DATA_VARIABLE])))
+    searched.append(("user cache", cache_dir()))
+    if name == "fashion-mnist":
+        searched.append(("Debian package dataset-fashion-mnist", DEBIAN_FASHION_MNIST))
+    return searched
+
+
+def locate(name: str = "fashion-mnist", root: Union[str, Path, None] = None) -> Optional[Path]:
+    """The folder whose files :func:`load` would read for ``name``, or None when no folder searched holds them."""
+    for _, folder in folders(name, root):
+        found = find(name, folder)
+        if found is not None:
+            return found
+    return None
+
+
+def find(name: str, folder: Path) -> Optional[Path]:
+    """The folder holding all the files of ``name``: ``folder`` itself or its torchvision sub-folder; else None."""
+    if name == "fashion-mnist":
+        return _find_fashion_mnist(folder)
+    for candidate in (folder, folder / CIFAR10_FOLDER):
+        if all((candidate / file).is_file() for file in CIFAR10_FILES):
+            return candidate
+    return None
+
+
+def fetch(name: str = "fashion-mnist", root: Union[str, Path, None] = None) -> Path:
+    """Download ``name`` with torchvision (needs internet) into ``root``, else the user cache, and
+    return the folder holding its files; nothing is downloaded when they are there already."""
+    _check_file_dataset(name)
+    target = Path(root) if root is not None else cache_dir()
+    if find(name, target) is None:
+        from torchvision.datasets import CIFAR10, FashionMNIST
+
+        download = FashionMNIST if name == "fashion-mnist" else CIFAR10
+        try:
+            download(str(target), train=True, download=True)  # fetches the training and the test files
+        except (OSError, RuntimeError) as error:
+            raise DataNotFoundError(_not_found(name, root, failure=f"Downloading into {target} failed ({error}); "
+                                                                   f"check the internet connection."))
+    found = find(name, target)
+    if found is None:
+        raise DataNotFoundError(_not_found(name, root, failure=f"torchvision's download left no complete copy in "
+                                                               f"{target}; delete that folder and try again."))
+    return found
 
 
 def synthetic(input_shape: tuple[int, int, int] = (3, 32, 32), num_classes: int = 10, train_size: int = 4096,
@@ -253,37 +332,38 @@ class Batches:
         self._generator.set_state(self._epoch_start)
 
 
-# --- sources: each returns (x_pool, y_pool, x_test, y_test, source) with x (N, C, H, W) and y int64 ---
+# --- sources: where the files are, and readers of them ---
 
-_Raw = tuple[Tensor, Tensor, Tensor, Tensor, str]
+_Raw = tuple[Tensor, Tensor, Tensor, Tensor, str]  # (x_pool, y_pool, x_test, y_test, source); x (N, C, H, W), y int64
 
 
-def _fashion_mnist(root: Union[str, Path, None], download: bool) -> _Raw:
-    folders = ([Path(root)] if root is not None else []) + [DEBIAN_FASHION_MNIST]
-    for folder in folders:
-        found = _find_fashion_mnist(folder)
-        if found is not None:
-            return _read_fashion_mnist(found)
-    target = Path(root) if root is not None else DEFAULT_ROOT
-    download_note = f"not allowed; pass download=True (needs internet) to save it under {target}"
-    if download:
-        from torchvision.datasets import FashionMNIST
+def _check_file_dataset(name: str) -> None:
+    if name not in FILE_DATASETS:
+        raise ValueError(f"{name!r} is not read from files; choose one of {list(FILE_DATASETS)}")
 
-        try:
-            FashionMNIST(str(target), train=True, download=True)  # fetches all four files
-            return _read_fashion_mnist(target / "FashionMNIST" / "raw")
-        except (OSError, RuntimeError) as e:
-            download_note = f"failed ({e}); check the internet connection"
-    files = ", ".join(f"{stem}[.gz]" for pair in FASHION_MNIST_FILES.values() for stem in pair)
-    root_note = (f"{root}: the files are not in it nor in its FashionMNIST/raw" if root is not None
-                 else "not given; pass root='a folder with the four files'")
-    raise FileNotFoundError(
-        f"Fashion-MNIST not found. Looked for {files} in these sources, in order:\n"
-        f"  1. root: {root_note}\n"
-        f"  2. Debian's package dataset-fashion-mnist ({DEBIAN_FASHION_MNIST}): files not there; "
-        f"install it with `sudo apt-get install dataset-fashion-mnist`\n"
-        f"  3. torchvision download: {download_note}\n"
-        f"To start without any files, use load('digits').")
+
+def _not_found(name: str, root: Union[str, Path, None], failure: str = "") -> str:
+    """Where :func:`load` looked for ``name`` and every way to get its files."""
+    if name == "fashion-mnist":
+        files = ", ".join(f"{stem}[.gz]" for pair in FASHION_MNIST_FILES.values() for stem in pair)
+        files += " (directly or in FashionMNIST/raw/)"
+    else:
+        files = f"{', '.join(CIFAR10_FILES)} (directly or in {CIFAR10_FOLDER}/)"
+    searched = [f"  {i}. {folder}  ({what})" for i, (what, folder) in enumerate(folders(name, root), 1)]
+    command = "nasedu data fetch" + ("" if name == "fashion-mnist" else f" {name}")
+    command += "" if root is None else f" --root {root}"
+    target = Path(root) if root is not None else cache_dir()
+    lines = [f"{TITLES[name]} not found. Looked for {files} in these folders, in order:", *searched]
+    if failure:
+        lines.append(failure)
+    lines += ["Get the files in one of these ways:",
+              f"  - in a terminal, once (needs internet): `{command}`; it saves them in {target}",
+              f"  - or in Python, once (needs internet): load({name!r}, download=True), the same download"]
+    if name == "fashion-mnist":
+        lines.append("  - or on Debian/Ubuntu: `sudo apt-get install dataset-fashion-mnist`")
+    lines += [f"  - or, if you have the files: `export {DATA_VARIABLE}=/folder/with/them`, or pass root=",
+              "To start without any files, use load('digits')."]
+    return "\n".join(lines)
 
 
 def _find_fashion_mnist(folder: Path) -> Optional[Path]:
@@ -321,18 +401,7 @@ def _digits(resize_to: Optional[int]) -> _Raw:
     return x[pool], y[pool], x[test], y[test], "sklearn.datasets.load_digits"
 
 
-def _cifar10(root: Union[str, Path, None], download: bool) -> _Raw:
-    target = Path(root) if root is not None else DEFAULT_ROOT
-    folder = target if (target / "test_batch").is_file() else target / CIFAR10_FOLDER
-    if not (folder / "test_batch").is_file():
-        if not download:
-            raise FileNotFoundError(
-                f"CIFAR-10 not found in {target} (looked for {CIFAR10_FOLDER}/data_batch_1..5 and test_batch). "
-                f"Pass download=True (needs internet, 170 MB) to save it there, or root= a folder that holds "
-                f"{CIFAR10_FOLDER}. To start without any files, use load('digits').")
-        from torchvision.datasets import CIFAR10
-
-        CIFAR10(str(target), train=True, download=True)  # fetches and unpacks the whole archive
+def _read_cifar10(folder: Path) -> _Raw:
     pool = [_read_cifar10_batch(folder / f"data_batch_{i}") for i in range(1, 6)]
     x_test, y_test = _read_cifar10_batch(folder / "test_batch")
     x_pool = torch.cat([x for x, _ in pool])

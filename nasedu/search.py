@@ -111,9 +111,11 @@ class _Archive:
         """Why the search found no arch to evaluate."""
         costs = [c for c in self.costs.values() if c is not None]
         if self.max_cost is None or not costs:
-            return f"no new arch found in {tries} tries of {self.max_tries}; raise max_tries"
+            return (f"no new arch found in {tries} tries of {self.max_tries}; raise max_tries "
+                    f"(--max-tries on the command line)")
         return (f"no arch with cost <= {self.max_cost:g} found in {tries} tries; the cheapest arch seen costs "
-                f"{min(costs):g}. Raise max_cost, or max_tries if feasible archs are rare.")
+                f"{min(costs):g}. Raise max_cost (--max-cost on the command line) to at least that, or max_tries "
+                f"(--max-tries) if archs within the budget are rare.")
 
     def top(self, k: int) -> list[Arch]:
         """The k fittest archs evaluated so far, fittest first."""

@@ -57,9 +57,24 @@ def write_fake_cifar10(folder: Path, n_per_batch: int = 6) -> dict:
     return batches
 
 
+@pytest.fixture(autouse=True)
+def no_user_data(monkeypatch, tmp_path):
+    """No test sees the machine's own data folders: $NASEDU_DATA unset, an empty user cache."""
+    monkeypatch.delenv(data.DATA_VARIABLE, raising=False)
+    monkeypatch.setattr(data, "cache_dir", lambda: tmp_path / "user-cache")
+
+
 @pytest.fixture
 def no_debian(monkeypatch, tmp_path):
     monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian-package")
+
+
+def refuse_downloads(monkeypatch) -> None:
+    def no_download(*args, **kwargs):
+        raise AssertionError("downloaded although the files were there or download=False")
+
+    monkeypatch.setattr("torchvision.datasets.FashionMNIST", no_download)
+    monkeypatch.setattr("torchvision.datasets.CIFAR10", no_download)
 
 
 # --- digits: embedded, no files ---
@@ -147,22 +162,15 @@ def test_fashion_mnist_from_root(tmp_path, no_debian, layout, gz):
     assert splits.test[1].tolist() == arrays["t10k-labels-idx1-ubyte"].tolist()
 
 
-def test_fashion_mnist_missing_names_all_three_sources(tmp_path, no_debian, monkeypatch):
-    def no_download(*args, **kwargs):
-        raise AssertionError("downloaded although download=False")
-
-    monkeypatch.setattr("torchvision.datasets.FashionMNIST", no_download)
-    with pytest.raises(FileNotFoundError, match="Fashion-MNIST not found") as info:
-        data.load("fashion-mnist", root=tmp_path / "nowhere", download=False)
-    message = str(info.value)
-    assert f"root: {tmp_path / 'nowhere'}" in message
-    assert "apt-get install dataset-fashion-mnist" in message and str(tmp_path / "no-debian-package") in message
-    assert "pass download=True" in message
-    with pytest.raises(FileNotFoundError, match="pass root="):
-        data.load("fashion-mnist")
+def test_fashion_mnist_from_the_folder_named_by_nasedu_data(tmp_path, no_debian, monkeypatch):
+    write_fake_fashion_mnist(tmp_path / "mine" / "FashionMNIST" / "raw", n_train=30)
+    monkeypatch.setenv("NASEDU_DATA", str(tmp_path / "mine"))
+    refuse_downloads(monkeypatch)
+    splits = data.load("fashion-mnist", val_size=10)
+    assert splits.source == str(tmp_path / "mine" / "FashionMNIST" / "raw") and len(splits.train[1]) == 20
 
 
-def test_fashion_mnist_download_goes_through_torchvision(tmp_path, no_debian, monkeypatch):
+def test_a_download_goes_to_the_user_cache_once_and_is_found_there_later(tmp_path, no_debian, monkeypatch):
     calls = []
 
     class FakeFashionMNIST:  # what torchvision leaves behind: root/FashionMNIST/raw/*
@@ -171,9 +179,70 @@ def test_fashion_mnist_download_goes_through_torchvision(tmp_path, no_debian, mo
             write_fake_fashion_mnist(Path(root) / "FashionMNIST" / "raw")
 
     monkeypatch.setattr("torchvision.datasets.FashionMNIST", FakeFashionMNIST)
+    splits = data.load("fashion-mnist", download=True, val_size=10)
+    cached = tmp_path / "user-cache" / "FashionMNIST" / "raw"
+    assert calls == [(str(tmp_path / "user-cache"), True)] and splits.source == str(cached)
+    refuse_downloads(monkeypatch)
+    assert data.load("fashion-mnist", val_size=10).source == str(cached)  # no download=True needed any more
+    assert data.load("fashion-mnist", download=True, val_size=10).source == str(cached)  # nor a second download
+    assert data.locate("fashion-mnist") == cached
+
+
+def test_the_search_order_root_then_nasedu_data_then_cache_then_debian(tmp_path, monkeypatch):
+    folders = {what: tmp_path / what for what in ("root", "env", "user-cache", "debian")}
+    for n_train, folder in zip((40, 30, 20, 16), folders.values()):
+        write_fake_fashion_mnist(folder, n_train=n_train)  # the size tells which folder was read
+    monkeypatch.setenv("NASEDU_DATA", str(folders["env"]))
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", folders["debian"])
+    refuse_downloads(monkeypatch)
+    assert [what for what, _ in data.folders("fashion-mnist", root=folders["root"])] == [
+        "root", "$NASEDU_DATA", "user cache", "Debian package dataset-fashion-mnist"]
+
+    def read(**kwargs) -> tuple[str, int]:
+        splits = data.load("fashion-mnist", val_size=6, **kwargs)
+        return splits.source, len(splits.train[1]) + 6
+
+    assert read(root=folders["root"]) == (str(folders["root"]), 40)
+    assert read() == (str(folders["env"]), 30)
+    monkeypatch.delenv("NASEDU_DATA")
+    assert read() == (str(folders["user-cache"]), 20)
+    monkeypatch.setattr(data, "cache_dir", lambda: tmp_path / "empty-cache")
+    assert read() == (str(folders["debian"]), 16)
+    assert read(root=tmp_path / "empty-root") == (str(folders["debian"]), 16)  # a root without files is skipped
+
+
+def test_fashion_mnist_missing_names_every_folder_and_every_way_to_get_it(tmp_path, no_debian, monkeypatch):
+    refuse_downloads(monkeypatch)
+    monkeypatch.setenv("NASEDU_DATA", str(tmp_path / "env"))
+    with pytest.raises(data.DataNotFoundError) as info:
+        data.load("fashion-mnist", root=tmp_path / "nowhere", download=False)
+    assert isinstance(info.value, FileNotFoundError)  # what older code catches
+    message = str(info.value)
+    assert message.startswith("Fashion-MNIST not found")
+    for folder in ("nowhere", "env", "user-cache", "no-debian-package"):
+        assert str(tmp_path / folder) in message, folder
+    for way in ("`nasedu data fetch --root", "NASEDU_DATA=", "download=True",
+                "sudo apt-get install dataset-fashion-mnist", "load('digits')"):
+        assert way in message, way
+    monkeypatch.delenv("NASEDU_DATA")
+    with pytest.raises(data.DataNotFoundError) as info:
+        data.load("fashion-mnist")
+    assert "`nasedu data fetch`; it saves them in " + str(tmp_path / "user-cache") in str(info.value)
+
+
+def test_fashion_mnist_download_goes_into_root_when_given(tmp_path, no_debian, monkeypatch):
+    calls = []
+
+    class FakeFashionMNIST:
+        def __init__(self, root, train, download):
+            calls.append((root, download))
+            write_fake_fashion_mnist(Path(root) / "FashionMNIST" / "raw")
+
+    monkeypatch.setattr("torchvision.datasets.FashionMNIST", FakeFashionMNIST)
     splits = data.load("fashion-mnist", root=tmp_path, download=True, val_size=10)
     assert calls == [(str(tmp_path), True)]
     assert len(splits.train[1]) == 30 and len(splits.test[1]) == 12
+    assert not (tmp_path / "user-cache").exists()
 
 
 def test_fashion_mnist_failed_download_says_why(tmp_path, no_debian, monkeypatch):
@@ -181,8 +250,9 @@ def test_fashion_mnist_failed_download_says_why(tmp_path, no_debian, monkeypatch
         raise OSError("no route to host")
 
     monkeypatch.setattr("torchvision.datasets.FashionMNIST", offline)
-    with pytest.raises(FileNotFoundError, match="failed \\(no route to host\\)"):
-        data.load("fashion-mnist", root=tmp_path, download=True)
+    with pytest.raises(data.DataNotFoundError, match="failed \\(no route to host\\); check the internet") as info:
+        data.load("fashion-mnist", download=True)
+    assert "load('digits')" in str(info.value) and str(tmp_path / "user-cache") in str(info.value)
 
 
 def test_read_idx_rejects_other_and_truncated_files(tmp_path):
@@ -195,11 +265,14 @@ def test_read_idx_rejects_other_and_truncated_files(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def debian_fashion_mnist() -> data.Splits:
+def debian_fashion_mnist(tmp_path_factory) -> data.Splits:
     if not data.DEBIAN_FASHION_MNIST.is_dir():
         pytest.skip(f"Fashion-MNIST of the Debian package is not at {data.DEBIAN_FASHION_MNIST} "
                     f"(sudo apt-get install dataset-fashion-mnist)")
-    return data.load("fashion-mnist", train_size=2000)
+    with pytest.MonkeyPatch.context() as patch:  # the user's own copies come first: hide them
+        patch.delenv(data.DATA_VARIABLE, raising=False)
+        patch.setattr(data, "cache_dir", lambda: tmp_path_factory.mktemp("empty-cache"))
+        return data.load("fashion-mnist", train_size=2000)
 
 
 def test_debian_fashion_mnist(debian_fashion_mnist):
@@ -232,13 +305,40 @@ def test_cifar10_from_torchvision_layout(tmp_path, root_is_batch_folder):
     assert splits.test[1].tolist() == batches["test_batch"]["labels"]
 
 
-def test_cifar10_missing_says_how_to_get_it(tmp_path, monkeypatch):
-    def no_download(*args, **kwargs):
-        raise AssertionError("downloaded although download=False")
+@pytest.mark.parametrize("where", ["NASEDU_DATA", "user cache"])
+def test_cifar10_from_nasedu_data_or_the_user_cache(tmp_path, monkeypatch, where):
+    folder = tmp_path / ("env" if where == "NASEDU_DATA" else "user-cache")
+    write_fake_cifar10(folder / "cifar-10-batches-py")
+    if where == "NASEDU_DATA":
+        monkeypatch.setenv("NASEDU_DATA", str(folder))
+    refuse_downloads(monkeypatch)
+    assert data.load("cifar10", val_size=5).source == str(folder / "cifar-10-batches-py")
 
-    monkeypatch.setattr("torchvision.datasets.CIFAR10", no_download)
-    with pytest.raises(FileNotFoundError, match="CIFAR-10 not found.*Pass download=True"):
+
+def test_cifar10_missing_says_how_to_get_it(tmp_path, monkeypatch):
+    refuse_downloads(monkeypatch)
+    with pytest.raises(data.DataNotFoundError) as info:
         data.load("cifar10", root=tmp_path)
+    message = str(info.value)
+    assert message.startswith("CIFAR-10 not found") and str(tmp_path / "user-cache") in message
+    assert "nasedu data fetch cifar10" in message and "download=True" in message and "NASEDU_DATA" in message
+    assert "apt-get" not in message and "Debian" not in message  # no Debian package of CIFAR-10
+
+
+def test_fetch_downloads_only_what_is_missing(tmp_path, monkeypatch):
+    calls = []
+
+    class FakeCIFAR10:  # what torchvision leaves behind: root/cifar-10-batches-py/*
+        def __init__(self, root, train, download):
+            calls.append(root)
+            write_fake_cifar10(Path(root) / "cifar-10-batches-py")
+
+    monkeypatch.setattr("torchvision.datasets.CIFAR10", FakeCIFAR10)
+    assert data.fetch("cifar10") == tmp_path / "user-cache" / "cifar-10-batches-py"
+    assert data.fetch("cifar10") == tmp_path / "user-cache" / "cifar-10-batches-py"
+    assert calls == [str(tmp_path / "user-cache")]
+    with pytest.raises(ValueError, match="not read from files"):
+        data.fetch("digits")
 
 
 # --- Batches ---
