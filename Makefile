@@ -3,6 +3,8 @@
 # make lab   set up, then open JupyterLab on notebooks/
 # make test  set up (with the browser the widget test drives), then run the whole test suite
 # make wheel build/dist/nasedu-*.whl: the package with the notebooks and every trained artefact inside
+# make slides  set up, then a reveal.js deck of each executed notebook in build/slides/ (runs the series first
+#              when build/notebooks/ holds none; reveal.js comes from the npm registry, pinned below)
 # make student  the student edition (build/student/) and the teacher key with its nbgrader course (build/teacher/)
 PYTHON ?= python3
 VENV ?= .venv
@@ -12,7 +14,7 @@ SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
 # JupyterLab refuses to run as root (containers, Docker) unless told that it is meant
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: setup data browser run lab test wheel student clean
+.PHONY: setup data browser run lab test wheel student slides clean
 
 setup: $(VENV)/.installed data
 
@@ -59,3 +61,13 @@ test: setup browser
 
 clean:
 	rm -rf $(VENV) .pytest_cache build
+
+# reveal.js for the offline slide decks, from the npm registry (Debian's npm when npm is missing)
+REVEAL_JS := build/reveal/node_modules/reveal.js/dist/reveal.js
+
+$(REVEAL_JS):
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq npm >/dev/null; }
+	npm install --silent --no-save --no-audit --no-fund --prefix build/reveal reveal.js@5.2.1
+
+slides: setup $(REVEAL_JS)
+	$(BIN)/python scripts/make_slides.py
