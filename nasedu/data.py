@@ -74,6 +74,10 @@ TITLES = {"fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
 class DataNotFoundError(FileNotFoundError):
     """A dataset's files are in none of the folders searched; the message says where it looked and what to do."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython and Jupyter show instead of a traceback: the message alone (the cell still fails)."""
+        return [f"DataNotFoundError: {self}"]
+
 
 @dataclass(frozen=True, eq=False)
 class Splits:

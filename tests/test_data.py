@@ -230,6 +230,21 @@ def test_fashion_mnist_missing_names_every_folder_and_every_way_to_get_it(tmp_pa
     assert "`nasedu data fetch`; it saves them in " + str(tmp_path / "user-cache") in str(info.value)
 
 
+def test_a_notebook_shows_a_missing_dataset_as_its_message_not_a_traceback():
+    """Jupyter shows what _render_traceback_ returns; the cell still fails, so "run all" stops there."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from nasedu import data\nraise data.DataNotFoundError('Fashion-MNIST not found. Run `nasedu data fetch`.')")])
+    with pytest.raises(CellExecutionError):
+        NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    (error,) = nb.cells[0].outputs
+    assert error.output_type == "error" and error.ename == "DataNotFoundError"
+    assert error.traceback == ["DataNotFoundError: Fashion-MNIST not found. Run `nasedu data fetch`."]
+
+
 def test_fashion_mnist_download_goes_into_root_when_given(tmp_path, no_debian, monkeypatch):
     calls = []
 
