@@ -38,3 +38,13 @@ def test_teaching_md_gives_every_notebooks_reading_time_and_none_is_missing():
         row = next((r for r in rows.splitlines() if r.startswith(f"| {path.name[:2]} ")), None)
         assert row is not None, f"TEACHING.md's table lacks notebook {path.name[:2]}"
         assert re.search(rf"\| {minutes} min \|", row), (row, minutes)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_header_and_teaching_md_give_readmes_measured_run_times(path):
+    row = next(r for r in (REPO / "README.md").read_text().splitlines() if f"(notebooks/{path.name})" in r)
+    default, quick = [cell.strip() for cell in row.strip().strip("|").split("|")][-2:]
+    header = nbformat.read(path, as_version=4).cells[0].source
+    assert f"**Run time:** {default} on a 2-core CPU" in header and re.search(rf"quick mode:\s+{quick}", header)
+    teaching = (REPO / "notebooks" / "TEACHING.md").read_text()
+    assert re.search(rf"\| {path.name[:2]} [^|]*\| \d+ min \| {default} \|", teaching), path.name
