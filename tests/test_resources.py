@@ -91,10 +91,14 @@ def fresh_venv(folder: Path, wheel: Path) -> Path:
     site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
     Path(site, "pinned_requirements.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--prefix", str(folder), str(wheel)],
-                   check=True, capture_output=True)
+    # pip --python installs into that venv only (its scripts run its python); --prefix would also uninstall ours
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--ignore-installed",
+                    "-q", str(wheel)], check=True, capture_output=True)
     subprocess.run([python, "-m", "ipykernel", "install", "--prefix", str(folder), "--name", "python3"],
                    check=True, capture_output=True)
+    ours = subprocess.run([sys.executable, "-c", "import nasedu; print(nasedu.__file__)"], cwd=folder,
+                          capture_output=True, text=True)
+    assert ours.stdout.startswith(str(REPO)), "installing the wheel must leave this clone's venv alone"
     return folder
 
 
