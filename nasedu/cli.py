@@ -70,6 +70,35 @@ class SearchConfig:
     seed: int = option(0, "seed of the search")
 
 
+@dataclass(frozen=True)
+class CostConfig:
+    """Which cost table a DNAS run's hardware loss reads; stored in config.json and the checkpoint."""
+
+    metric: str = option("macs", "cost of the hardware loss: params, macs or latency_ms")
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"unknown metric {self.metric!r}; choose one of {list(METRICS)}")
+
+
+@dataclass(frozen=True)
+class ArchConfig:
+    """Which arch ``nasedu train`` trains (with --space); config.json keeps it, so that the run can be repeated."""
+
+    arch: Optional[str] = option(None, "the arch to train, with --space")
+
+
+METRICS = ("params", "macs", "latency_ms")  # nasedu.hardware.METRICS, without importing torch
+
+
+def run_config_classes() -> list[type]:
+    """Every config whose options some command writes to a run's config.json."""
+    from nasedu import dnas, spos, training
+
+    return [DataConfig, SearchConfig, CostConfig, ArchConfig, spos.SPOSConfig, dnas.DNASConfig,
+            training.TrainConfig]
+
+
 # -- run directories ------------------------------------------------------------------------------
 
 class Run:
@@ -171,9 +200,23 @@ def resolve(args: argparse.Namespace, classes: list[type], run: Optional[Run] = 
         values.update(run.saved_config())
     if args.config:
         file_values = cfg.read_file(args.config)
+        if is_run_config(file_values):  # another command's config.json: drop the options this one does not take
+            cfg.check_known(file_values, run_config_classes(), str(args.config))
+            known = {f.name for cls in classes for f in dataclasses.fields(cls)}
+            ignored = sorted(set(file_values) - known)
+            if ignored:
+                (run.log if run is not None else print)(
+                    f"note: {args.config} is a run's config.json; ignored the options that `nasedu {args.command}` "
+                    f"does not take: {ignored}")
+            file_values = {k: v for k, v in file_values.items() if k in known}
         cfg.check_known(file_values, classes, str(args.config))
         values.update(file_values)
     return [cfg.build(cls, values, args) for cls in classes]
+
+
+def is_run_config(values: dict) -> bool:
+    """Whether a config file is the config.json of a run (spos, dnas and train write every data option)."""
+    return {f.name for f in dataclasses.fields(DataConfig)} <= set(values)
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -250,16 +293,26 @@ def cmd_dnas(args: argparse.Namespace) -> None:
 
     run = Run(args.run_dir)
     base = dnas.PRESETS[args.method] if args.method else {}
-    data_config, dnas_config = resolve(args, [DataConfig, dnas.DNASConfig], run, base)
+    data_config, dnas_config, cost_config = resolve(args, [DataConfig, dnas.DNASConfig, CostConfig], run, base)
+    metric = cost_config.metric
+    checkpoint_path = run.path / "checkpoint.pt"
+    if args.resume and checkpoint_path.exists():  # refuse before config.json is rewritten
+        from nasedu import checkpoint
+
+        saved = dnas.checkpoint_metric(checkpoint.load(checkpoint_path))
+        if saved != metric:
+            raise ValueError(f"{checkpoint_path} was searched with --metric {saved}, not {metric}: a resumed run "
+                             f"keeps its cost table; resume without --metric (or with --metric {saved}), or start "
+                             f"a new run in another --run-dir")
     run.write_json("config.json", {**dataclasses.asdict(data_config), **dataclasses.asdict(dnas_config),
-                                   "metric": args.metric})
+                                   **dataclasses.asdict(cost_config)})
     space = spaces.get(data_config.space)
     run.log(device_report(dnas_config.device, {"channels_last": dnas_config.channels_last}))
     device = distributed.init(dnas_config.device)
-    table = shared_table(run, space, args.metric, device)
+    table = shared_table(run, space, metric, device)
     splits = load_splits(data_config, space)
     trainer = dnas.DNASTrainer(Supernet(space, seed=dnas_config.seed), splits, dnas_config, table=table,
-                               checkpoint_path=run.path / "checkpoint.pt")
+                               checkpoint_path=checkpoint_path)
     if args.resume and trainer.checkpoint_path.exists():
         run.log(f"resuming from {trainer.checkpoint_path}")
     done_before = len(trainer.log)
@@ -272,7 +325,7 @@ def cmd_dnas(args: argparse.Namespace) -> None:
     history.save(run.path / "history.json")
     export.save_arch(run.path / "arch.json", space, derived.arch, cost=derived.cost, metric=derived.metric,
                      probs=list(derived.probs), found_by=f"dnas ({dnas_config.relaxation})")
-    run.log(f"derived arch {space.encode(derived.arch)} ({derived.readable}): {format_cost(derived.cost, args.metric)}"
+    run.log(f"derived arch {space.encode(derived.arch)} ({derived.readable}): {format_cost(derived.cost, metric)}"
             f" -> {run.path / 'arch.json'}")
     # the supernet's own accuracy says whether it learnt; the derived arch's inherited accuracy would add the
     # gap between a mixture and one path (notebook 03), which is large for DARTS even after a good run
@@ -370,13 +423,13 @@ def cmd_train(args: argparse.Namespace) -> None:
     from nasedu.training import TrainConfig, evaluate, train_standalone
 
     run = Run(args.run_dir)
-    data_config, train_config = resolve(args, [DataConfig, TrainConfig])
+    data_config, train_config, arch_config = resolve(args, [DataConfig, TrainConfig, ArchConfig])
     if args.arch_file:
         space, arch = export.load_arch(args.arch_file)
         data_config = dataclasses.replace(data_config, space=space.name)
-    elif args.arch:
+    elif arch_config.arch:  # --arch, else the arch of a --config file (a train run's config.json)
         space = spaces.get(data_config.space)
-        arch = space.decode(args.arch)
+        arch = space.decode(arch_config.arch)
     else:
         raise ValueError("say which arch to train: --arch-file runs/x/arch.json (or runs/x/search-001.json), "
                          "or --space S --arch 0123")
@@ -479,7 +532,8 @@ def _dnas_options(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
     p.add_argument("--method", choices=list(dnas.PRESETS), help="start from this method's settings")
-    p.add_argument("--metric", choices=hardware.METRICS, default="macs", help="cost of the hardware loss")
+    p.add_argument("--metric", choices=hardware.METRICS, default=None,
+                   help="cost of the hardware loss (default: macs; a resumed run keeps its own)")
     cfg.add_arguments(p, DataConfig)
     cfg.add_arguments(p, dnas.DNASConfig)
 
@@ -501,7 +555,7 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     from nasedu.training import TrainConfig
 
     p.add_argument("--arch-file", help="an arch file written by search (arch.json or search-NNN.json), dnas or export")
-    p.add_argument("--arch", help="the arch to train, with --space")
+    p.add_argument("--arch", help="the arch to train, with --space (or the arch of --config's file)")
     cfg.add_arguments(p, DataConfig)
     cfg.add_arguments(p, TrainConfig)
 

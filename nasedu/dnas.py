@@ -629,13 +629,18 @@ class DNASTrainer(Trainer):
     # -- checkpoints --------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """Everything needed to continue exactly: weights, alpha, optimizers, data order, samplers, history."""
-        return {**super().state_dict(), "steps": self.steps, "history": self.history.as_dict(),
+        return {**super().state_dict(), "metric": self.table.metric, "steps": self.steps,
+                "history": self.history.as_dict(),
                 "collapse_warned_at": self.monitor.warned_at, "alpha": self.alpha.detach().cpu(),
                 "optimizer": self.optimizer.state_dict(), "alpha_optimizer": self.alpha_optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "batches": self.batches.state_dict(),
                 "val_batches": self.val_batches.state_dict(), "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
+        saved = checkpoint_metric(state)
+        if saved != self.table.metric:
+            raise ValueError(f"this DNAS run was searched with the {saved!r} cost table, not {self.table.metric!r}; "
+                             f"continue it with the {saved!r} table (nasedu dnas --metric {saved}) or start a new run")
         super().load_state_dict(state)
         with torch.no_grad():
             self.alpha.copy_(state["alpha"])
@@ -657,6 +662,11 @@ class DNASTrainer(Trainer):
         super().save_checkpoint(path)
         if distributed.is_main():
             self.history.save(Path(path).with_suffix(".history.json"))
+
+
+def checkpoint_metric(state: dict) -> str:
+    """The cost table's metric of a DNAS checkpoint (older ones keep it only in their history)."""
+    return state.get("metric", state["history"]["metric"])
 
 
 def load_or_train(path: Union[str, Path], space: SearchSpace, splits: Splits, config: DNASConfig = DNASConfig(),

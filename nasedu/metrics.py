@@ -152,7 +152,8 @@ def usefulness(taus: tuple[float, float], rules: dict[str, tuple[float, float]],
     """
     overall, similar = taus
     return {
-        "telling good archs from bad ones better than a free rule": all(overall > r[0] for r in rules.values()),
+        "telling good archs from bad ones better than a free rule": all(overall > r[0] for r in rules.values()
+                                                                        if not math.isnan(r[0])),
         "ranking similar archs better than a free rule": all(similar > r[1] for r in rules.values()
                                                              if not math.isnan(r[1])),
         "agreeing with the truth as well as a second training run does": overall >= noise,

@@ -384,3 +384,98 @@ def test_notebooks_refuses_a_folder_that_is_not_empty_unless_forced(tmp_path, ca
     assert exit_info.value.code == 2 and "is not empty" in capsys.readouterr().err and copy_course_calls == []
     run("notebooks", tmp_path, "--force")
     assert copy_course_calls == [(tmp_path, True)]
+
+
+def interrupt_dnas_in_epoch_two(monkeypatch, run_dir, *argv):
+    """Start a DNAS run with ``argv`` in ``run_dir`` and crash it in its second epoch."""
+    original = dnas.DNASTrainer.train_epoch
+
+    def dies_in_epoch_two(self):
+        if self.epoch == 1:
+            raise KeyboardInterrupt("simulated crash")
+        return original(self)
+
+    monkeypatch.setattr(dnas.DNASTrainer, "train_epoch", dies_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        run("dnas", "--run-dir", run_dir, *argv)
+    monkeypatch.undo()
+
+
+def test_a_resumed_dnas_run_keeps_its_metric(tmp_path, monkeypatch):
+    argv = [*DIGITS, "--train-size", "256", "--epochs", "2", "--batch-size", "64", "--metric", "params"]
+    interrupt_dnas_in_epoch_two(monkeypatch, tmp_path, *argv)
+    assert json.loads((tmp_path / "config.json").read_text())["metric"] == "params"
+    assert checkpoint.load(tmp_path / "checkpoint.pt")["metric"] == "params"
+    run("dnas", "--run-dir", tmp_path, "--resume")  # no --metric: the run's own comes back
+    assert json.loads((tmp_path / "config.json").read_text())["metric"] == "params"
+    assert json.loads((tmp_path / "history.json").read_text())["metric"] == "params"
+    assert json.loads((tmp_path / "arch.json").read_text())["metric"] == "params"
+    assert checkpoint.load(tmp_path / "checkpoint.pt")["epoch"] == 2
+
+
+def test_a_resume_with_another_metric_is_refused(tmp_path, monkeypatch, capsys):
+    argv = [*DIGITS, "--train-size", "256", "--epochs", "2", "--batch-size", "64", "--metric", "params"]
+    interrupt_dnas_in_epoch_two(monkeypatch, tmp_path, *argv)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["dnas", "--run-dir", str(tmp_path), "--resume", "--metric", "macs"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "params" in err and "macs" in err and "--metric" in err
+    assert json.loads((tmp_path / "config.json").read_text())["metric"] == "params"  # left as the run made it
+    assert checkpoint.load(tmp_path / "checkpoint.pt")["epoch"] == 1
+
+
+def test_a_dnas_trainer_refuses_a_checkpoint_of_another_metric(tmp_path):
+    splits = data.load("digits", val_size=300, train_size=256)
+    space = nd.spaces.get("teaching")
+    config = dnas.DNASConfig(epochs=1, batch_size=64, progress=False)
+    path = tmp_path / "run.pt"
+    params = nd.hardware.lookup_table(space, "params")
+    dnas.DNASTrainer(nd.supernet.Supernet(space), splits, config, table=params, checkpoint_path=path).fit()
+    assert checkpoint.load(path)["metric"] == "params"
+    trainer = dnas.DNASTrainer(nd.supernet.Supernet(space), splits, config, checkpoint_path=path)  # macs
+    with pytest.raises(ValueError, match="params"):
+        trainer.load_checkpoint(path)
+
+
+TINY = [*DIGITS, "--train-size", "256", "--epochs", "1", "--batch-size", "64"]
+
+
+def test_dnas_repeats_a_run_from_its_config_json(tmp_path):
+    run("dnas", "--run-dir", tmp_path / "a", *TINY, "--metric", "params", "--method", "fbnet")
+    run("dnas", "--run-dir", tmp_path / "b", "--config", tmp_path / "a" / "config.json")
+    first, second = (json.loads((tmp_path / r / "config.json").read_text()) for r in "ab")
+    assert second == first and second["metric"] == "params" and second["relaxation"] == "gumbel"
+    assert json.loads((tmp_path / "b" / "arch.json").read_text())["metric"] == "params"
+
+
+def test_spos_repeats_a_run_from_its_config_json(tmp_path):
+    run("spos", "--run-dir", tmp_path / "a", *TINY, "--sampler", "fair")
+    run("spos", "--run-dir", tmp_path / "b", "--config", tmp_path / "a" / "config.json")
+    first, second = (json.loads((tmp_path / r / "config.json").read_text()) for r in "ab")
+    assert second == first and second["sampler"] == "fair"
+
+
+def test_search_takes_the_config_json_of_its_run(trained_supernet, tmp_path, capsys):
+    run_dir = copy_run(trained_supernet, tmp_path / "run")
+    run("search", "--run-dir", run_dir, "--config", run_dir / "config.json", "--max-cost", "400000", *SMALL_SEARCH)
+    result = json.loads((run_dir / "search-001.json").read_text())
+    assert result["macs"] <= 400000
+    assert "ignored" in capsys.readouterr().out  # the options that only `nasedu spos` takes are named
+
+
+def test_train_repeats_a_run_from_its_config_json(tmp_path):
+    run("train", "--run-dir", tmp_path / "a", *TINY, "--space", "teaching", "--arch", "1230")
+    run("train", "--run-dir", tmp_path / "b", "--config", tmp_path / "a" / "config.json")
+    first, second = (json.loads((tmp_path / r / "config.json").read_text()) for r in "ab")
+    assert second == first and second["arch"] == "1230"
+    assert json.loads((tmp_path / "b" / "arch.json").read_text())["arch"] == "1230"
+
+
+def test_a_config_file_with_options_of_no_command_is_still_refused(tmp_path, capsys):
+    run("spos", "--run-dir", tmp_path / "a", *TINY)
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    (tmp_path / "bad.json").write_text(json.dumps({**config, "learning_rate": 0.1}))
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--run-dir", str(tmp_path / "b"), "--config", str(tmp_path / "bad.json")])
+    assert "unknown option(s) ['learning_rate']" in capsys.readouterr().err

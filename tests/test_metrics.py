@@ -124,3 +124,13 @@ def test_usefulness_answers_each_question_from_the_numbers():
     answers = metrics.usefulness((0.62, 0.26), rules, noise=0.72, favourite_rank=1, num_archs=256)
     assert list(answers.values()) == [True, False, False, True]
     assert not metrics.usefulness((0.5, 0.5), rules, 0.72, 30, 256)["pointing at a top-10% arch with its favourite"]
+
+
+def test_usefulness_skips_a_rule_that_cannot_rank_in_both_comparisons():
+    nan = float("nan")
+    rules = {"MACs": (0.5, 0.45), "constant rule": (nan, nan)}
+    answers = metrics.usefulness((0.62, 0.5), rules, noise=0.72, favourite_rank=1, num_archs=256)
+    assert answers["telling good archs from bad ones better than a free rule"]  # NaN ranks nothing: skipped
+    assert answers["ranking similar archs better than a free rule"]
+    alone = metrics.usefulness((0.62, 0.5), {"MACs": (0.5, 0.45)}, noise=0.72, favourite_rank=1, num_archs=256)
+    assert answers == alone
