@@ -76,7 +76,9 @@ class CostConfig:
 
     metric: str = option("macs", "cost of the hardware loss: params, macs or latency_ms")
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # a --config file skips argparse's choices
+        from nasedu.hardware import METRICS  # only `nasedu dnas` builds this config, and it imports torch anyway
+
         if self.metric not in METRICS:
             raise ValueError(f"unknown metric {self.metric!r}; choose one of {list(METRICS)}")
 
@@ -86,9 +88,6 @@ class ArchConfig:
     """Which arch ``nasedu train`` trains (with --space); config.json keeps it, so that the run can be repeated."""
 
     arch: Optional[str] = option(None, "the arch to train, with --space")
-
-
-METRICS = ("params", "macs", "latency_ms")  # nasedu.hardware.METRICS, without importing torch
 
 
 def run_config_classes() -> list[type]:

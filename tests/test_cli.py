@@ -53,18 +53,7 @@ def test_spos_search_export_train_pipeline(tmp_path, capsys):
 def test_interrupted_spos_run_resumes_exactly_from_its_directory(tmp_path, monkeypatch):
     argv = [*DIGITS, "--epochs", "3", "--batch-size", "64"]
     run("spos", "--run-dir", tmp_path / "full", *argv)
-
-    original = spos.SPOSTrainer.train_epoch
-
-    def dies_in_epoch_two(self):
-        if self.epoch == 1:
-            raise KeyboardInterrupt("simulated crash")
-        return original(self)
-
-    monkeypatch.setattr(spos.SPOSTrainer, "train_epoch", dies_in_epoch_two)
-    with pytest.raises(KeyboardInterrupt):
-        run("spos", "--run-dir", tmp_path / "cut", *argv)
-    monkeypatch.undo()
+    interrupt_in_epoch_two(monkeypatch, spos.SPOSTrainer, "spos", tmp_path / "cut", *argv)
     run("spos", "--run-dir", tmp_path / "cut", "--resume")  # every option comes back from config.json
     full = checkpoint.load(tmp_path / "full" / "checkpoint.pt")
     resumed = checkpoint.load(tmp_path / "cut" / "checkpoint.pt")
@@ -386,19 +375,24 @@ def test_notebooks_refuses_a_folder_that_is_not_empty_unless_forced(tmp_path, ca
     assert copy_course_calls == [(tmp_path, True)]
 
 
-def interrupt_dnas_in_epoch_two(monkeypatch, run_dir, *argv):
-    """Start a DNAS run with ``argv`` in ``run_dir`` and crash it in its second epoch."""
-    original = dnas.DNASTrainer.train_epoch
+def interrupt_in_epoch_two(monkeypatch, trainer_class, command, run_dir, *argv):
+    """Start ``nasedu command`` with ``argv`` in ``run_dir`` and crash its trainer in its second epoch."""
+    original = trainer_class.train_epoch
 
     def dies_in_epoch_two(self):
         if self.epoch == 1:
             raise KeyboardInterrupt("simulated crash")
         return original(self)
 
-    monkeypatch.setattr(dnas.DNASTrainer, "train_epoch", dies_in_epoch_two)
+    monkeypatch.setattr(trainer_class, "train_epoch", dies_in_epoch_two)
     with pytest.raises(KeyboardInterrupt):
-        run("dnas", "--run-dir", run_dir, *argv)
+        run(command, "--run-dir", run_dir, *argv)
     monkeypatch.undo()
+
+
+def interrupt_dnas_in_epoch_two(monkeypatch, run_dir, *argv):
+    """Start a DNAS run with ``argv`` in ``run_dir`` and crash it in its second epoch."""
+    interrupt_in_epoch_two(monkeypatch, dnas.DNASTrainer, "dnas", run_dir, *argv)
 
 
 def test_a_resumed_dnas_run_keeps_its_metric(tmp_path, monkeypatch):
