@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from nasedu.checkpoint import atomic_write
+from nasedu.search import check_arch
 from nasedu.spaces import ArchLike, SearchSpace
 
 METRICS = ("params", "macs", "latency_ms")
@@ -45,13 +46,7 @@ class LookupTable:
 
     def cost(self, arch: Sequence[int]) -> float:
         """The cost of one arch: base plus the chosen entry of every layer."""
-        arch = tuple(arch)
-        if len(arch) != len(self.costs):
-            raise ValueError(f"arch {arch} has {len(arch)} choices but the {self.metric} table of "
-                             f"{self.space_name!r} has {len(self.costs)} layers")
-        for i, a in enumerate(arch):
-            if not 0 <= a < len(self.costs[i]):
-                raise ValueError(f"arch {arch}: choice {a} at layer {i} is out of range 0..{len(self.costs[i]) - 1}")
+        arch = check_arch(self.costs, arch, f"the {self.metric} table of {self.space_name!r}")
         return self.base + sum(self.costs[i][a] for i, a in enumerate(arch))
 
     def as_tensor(self, device: Optional[torch.device] = None) -> torch.Tensor:

@@ -31,7 +31,7 @@ from matplotlib.ticker import EngFormatter, MaxNLocator
 
 from nasedu.hardware import LookupTable
 from nasedu.metrics import kendall_tau
-from nasedu.search import SearchResult
+from nasedu.search import SearchResult, check_arch
 
 PALETTE = sns.color_palette("colorblind").as_hex()  # 10 colourblind-safe colours
 # Fixed colours of the ops of the built-in spaces, so an op looks the same in every notebook.
@@ -105,16 +105,6 @@ def _readable(candidates: Sequence[Sequence[str]], arch: Sequence[int]) -> str:
     return "-".join(options[a] for a, options in zip(arch, candidates))
 
 
-def _check_arch(candidates: Sequence[Sequence[str]], arch: Sequence[int]) -> tuple[int, ...]:
-    arch = tuple(int(a) for a in arch)
-    if len(arch) != len(candidates):
-        raise ValueError(f"arch {arch} has {len(arch)} choices but the space has {len(candidates)} layers")
-    for i, (a, options) in enumerate(zip(arch, candidates)):
-        if not 0 <= a < len(options):
-            raise ValueError(f"arch {arch}: choice {a} at layer {i} is out of range 0..{len(options) - 1}")
-    return arch
-
-
 def _text_color(rgb: Sequence[float], opacity: float) -> str:
     """Black or white, whichever reads better on ``rgb`` laid over white with ``opacity``."""
     r, g, b = (opacity * c + 1 - opacity for c in rgb)
@@ -170,7 +160,7 @@ def supernet_diagram(space: Any, arch: Optional[Sequence[int]] = None, probs: Op
     weights = np.ones((num_layers, k_max))  # how strongly each box is drawn, 0..1
     path = None  # the highlighted choice per layer
     if arch is not None:
-        path = _check_arch(candidates, arch)
+        path = check_arch(candidates, arch)
         weights = np.eye(k_max)[list(path)]
     elif probs is not None:
         weights = np.asarray(probs, dtype=float)
@@ -695,7 +685,7 @@ def cost_breakdown(space: Any, table: LookupTable, arch: Sequence[int], ax: Opti
     """
     table.check_space(space)
     candidates = _candidates(space)
-    arch = _check_arch(candidates, arch)
+    arch = check_arch(candidates, arch)
     colors = op_colors([op for options in candidates for op in options])
     ops = [options[a] for a, options in zip(arch, candidates)]
     values = [table.base] + [table.costs[i][a] for i, a in enumerate(arch)]

@@ -98,7 +98,7 @@ class _Archive:
         """
         tries = 0
         while tries < self.max_tries and not self.done:
-            arch = check_arch(self.space, draw(), source)
+            arch = self._in_space(draw(), source)
             tries += 1
             if arch not in self.fitnesses and self._feasible(arch):
                 self._evaluate(arch, generation)
@@ -106,6 +106,13 @@ class _Archive:
         if not self.history:
             raise ValueError(self._nothing_found(tries))
         return False
+
+    def _in_space(self, arch: Sequence[int], source: str) -> Arch:
+        """``arch`` as a tuple, or an error saying that ``source`` gave an arch outside the space."""
+        try:
+            return check_arch(self.space.candidates, arch)
+        except ValueError as error:
+            raise ValueError(f"{source} gave a bad arch: {error}") from None
 
     def _nothing_found(self, tries: int) -> str:
         """Why the search found no arch to evaluate."""
@@ -145,19 +152,26 @@ class _Archive:
         self.bar.set_postfix(best=self.best.fitness, refresh=False)
 
 
-def check_arch(space: Space, arch: Sequence[int], source: str = "the arch") -> Arch:
-    """``arch`` as a tuple of ints after checking it is in ``space``: one choice per layer, each in range."""
+def check_arch(candidates: Sequence[Sequence], arch: Sequence[int], where: str = "the space") -> Arch:
+    """``arch`` as a tuple of ints after checking it has one choice per layer, each in range.
+
+    ``candidates[i]`` holds layer i's options (op names, or a cost table's row); ``where`` names
+    them in the error, e.g. "space 'teaching'". This is the package's one arch check: spaces,
+    lookup tables, plots and searches all call it (it lives here because this module needs no torch).
+    """
     try:
         arch = tuple(operator.index(a) for a in arch)  # ints (numpy ints too), never floats
     except TypeError:
-        raise ValueError(f"{source} gave {arch!r}, which is not an arch: it must be a sequence of "
-                         f"{space.num_layers} integer choices") from None
-    if len(arch) != space.num_layers:
-        raise ValueError(f"{source} gave arch {arch} with {len(arch)} choices; the space has {space.num_layers} layers")
-    for layer, (choice, options) in enumerate(zip(arch, space.candidates)):
+        raise ValueError(f"{arch!r} is not an arch: give {len(candidates)} integer choices, one per layer "
+                         f"of {where}") from None
+    if len(arch) != len(candidates):
+        raise ValueError(f"arch {arch} has {len(arch)} choices but {where} has {len(candidates)} layers; "
+                         f"give one choice per layer")
+    for layer, (choice, options) in enumerate(zip(arch, candidates)):
         if not 0 <= choice < len(options):
-            raise ValueError(f"{source} gave arch {arch}, outside the space: layer {layer} has choices "
-                             f"0..{len(options) - 1}, not {choice}")
+            names = f" ({', '.join(options)})" if all(isinstance(o, str) for o in options) else ""
+            raise ValueError(f"arch {arch}: choice {choice} at layer {layer} is out of range; "
+                             f"{where} allows 0..{len(options) - 1} there{names}")
     return arch
 
 

@@ -32,6 +32,7 @@ from typing import Iterator, Sequence, Union
 from torch import nn
 
 from nasedu import ops
+from nasedu.search import check_arch
 
 Arch = tuple[int, ...]
 ArchLike = Union[str, Sequence[int]]
@@ -105,18 +106,7 @@ class SearchSpace:
     # -- codec ----------------------------------------------------------------------------
     def validate(self, arch: Sequence[int]) -> Arch:
         """Return ``arch`` as a tuple after checking its length and every choice."""
-        arch = tuple(int(a) for a in arch)
-        if len(arch) != self.num_layers:
-            raise ValueError(
-                f"arch {arch} has {len(arch)} choices but space {self.name!r} has {self.num_layers} layers"
-            )
-        for i, (choice, options) in enumerate(zip(arch, self.candidates)):
-            if not 0 <= choice < len(options):
-                raise ValueError(
-                    f"arch {arch}: choice {choice} at layer {i} is out of range; "
-                    f"space {self.name!r} allows 0..{len(options) - 1} there ({', '.join(options)})"
-                )
-        return arch
+        return check_arch(self.candidates, arch, f"space {self.name!r}")
 
     def decode(self, text: ArchLike) -> Arch:
         """Parse ``"02012100"``, ``"skip-k3e3-..."`` or a sequence of ints into an arch."""

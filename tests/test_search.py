@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nasedu import search
@@ -206,25 +207,42 @@ class BrokenSpace(ToySpace):
 
 
 @pytest.mark.parametrize("bad, message", [
-    ((0, 0, 0, 3), r"space.sample gave arch \(0, 0, 0, 3\), outside the space: layer 3 has choices 0..2, not 3"),
-    ((0, 0, 0), r"space.sample gave arch \(0, 0, 0\) with 3 choices; the space has 4 layers"),
-    ((0, 0, 0.5, 1), r"space.sample gave \(0, 0, 0.5, 1\), which is not an arch: .* integer choices"),
-    ((0, -1, 0, 0), r"layer 1 has choices 0..2, not -1"),
+    ((0, 0, 0, 3), r"space.sample gave a bad arch: arch \(0, 0, 0, 3\): choice 3 at layer 3 is out of range; "
+                   r"the space allows 0..2 there \(a, b, c\)"),
+    ((0, 0, 0), r"space.sample gave a bad arch: arch \(0, 0, 0\) has 3 choices but the space has 4 layers"),
+    ((0, 0, 0.5, 1), r"space.sample gave a bad arch: \(0, 0, 0.5, 1\) is not an arch: give 4 integer choices"),
+    ((0, -1, 0, 0), r"choice -1 at layer 1 is out of range; the space allows 0..2"),
 ])
 def test_an_arch_outside_the_space_is_rejected(bad, message):
     with pytest.raises(ValueError, match=message):
         search.random_search(BrokenSpace(bad=bad), fitness, budget=5)
 
 
-def test_a_mutation_outside_the_space_is_rejected():
-    @dataclass(frozen=True)
-    class Lying(ToySpace):  # says 3 candidates per layer, but samples choice 4 now and then
-        def sample(self, rng):
-            return tuple(rng.randrange(3) for _ in range(self.num_layers))
+def test_check_arch_is_the_one_arch_check():
+    """Spaces, lookup tables, plots and searches all reject a bad arch in the words of search.check_arch."""
+    import matplotlib
 
-    assert search.check_arch(Lying(), (0, 1, 2, 0)) == (0, 1, 2, 0)
-    with pytest.raises(ValueError, match=r"a mutation gave arch \(4, 0, 0, 0\), outside the space"):
-        search.check_arch(Lying(), (4, 0, 0, 0), "a mutation")
+    matplotlib.use("Agg")
+    import nasedu as nd
+
+    space = nd.spaces.get("teaching")
+    table = nd.hardware.LookupTable("teaching", "macs", 0.0, [[1.0] * 4] * 4)
+    assert search.check_arch(space.candidates, (0, 1, 2, 3)) == (0, 1, 2, 3)
+    assert search.check_arch(space.candidates, [np.int64(3)] * 4) == (3, 3, 3, 3)
+    bad = (0, 1, 2, 4)
+    checks = [("space 'teaching'", lambda: space.decode(bad)),
+              ("the macs table of 'teaching'", lambda: table.cost(bad)),
+              ("the space", lambda: nd.plots.supernet_diagram(space, arch=bad)),
+              ("the space", lambda: search.check_arch(space.candidates, bad))]
+    for where, check in checks:
+        with pytest.raises(ValueError, match=rf"^arch \(0, 1, 2, 4\): choice 4 at layer 3 is out of range; "
+                                             rf"{where} allows 0..3 there"):
+            check()
+    for check in (lambda: space.decode((0, 1, 2)), lambda: table.cost((0, 1, 2))):
+        with pytest.raises(ValueError, match=r"has 3 choices but .* has 4 layers; give one choice per layer"):
+            check()
+    with pytest.raises(ValueError, match=r"is not an arch: give 4 integer choices, one per layer of space 'teaching'"):
+        space.decode((0, 1, 2, 1.0))  # a float is a bug upstream, never rounded
 
 
 @pytest.mark.parametrize("kwargs, message", [
