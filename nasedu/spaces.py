@@ -27,12 +27,15 @@ import itertools
 import math
 import random
 from dataclasses import dataclass
-from typing import Iterator, Sequence, Union
+from typing import TYPE_CHECKING, Iterator, Sequence, Union
 
 from torch import nn
 
 from nasedu import ops
 from nasedu.search import check_arch
+
+if TYPE_CHECKING:
+    from nasedu.data import Splits
 
 Arch = tuple[int, ...]
 ArchLike = Union[str, Sequence[int]]
@@ -215,6 +218,13 @@ def check_input(space: SearchSpace, x) -> None:
             f"space {space.name!r} expects input of shape (batch, {', '.join(map(str, space.input_shape))}), "
             f"got {tuple(x.shape)}"
         )
+
+
+def check_splits(space: SearchSpace, splits: "Splits") -> None:
+    """Raise a clear error unless the dataset's images have the shape the space expects."""
+    if tuple(splits.input_shape) != tuple(space.input_shape):
+        raise ValueError(f"dataset {splits.name!r} has images {tuple(splits.input_shape)} but space {space.name!r} "
+                         f"expects {tuple(space.input_shape)}; pick a matching pair")
 
 
 # -- built-in spaces ------------------------------------------------------------------------

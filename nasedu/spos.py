@@ -30,7 +30,7 @@ from nasedu import distributed, training
 from nasedu.config import option
 from nasedu.data import Batches, Splits
 from nasedu.progress import progress_bar
-from nasedu.spaces import Arch, ArchLike, SearchSpace
+from nasedu.spaces import Arch, ArchLike, SearchSpace, check_splits
 from nasedu.supernet import Supernet
 from nasedu.training import Trainer, evaluate, recalibrate_bn, sgd
 
@@ -157,9 +157,7 @@ class SPOSTrainer(Trainer):
 
     def __init__(self, supernet: Supernet, splits: Splits, config: SPOSConfig = SPOSConfig(),
                  cost: Optional[Cost] = None, checkpoint_path: Union[str, Path, None] = None) -> None:
-        if tuple(splits.input_shape) != tuple(supernet.space.input_shape):
-            raise ValueError(f"dataset {splits.name!r} has images {splits.input_shape} but space "
-                             f"{supernet.space.name!r} expects {supernet.space.input_shape}; pick a matching pair")
+        check_splits(supernet.space, splits)
         super().__init__(supernet, config, checkpoint_path)
         torch.backends.cudnn.benchmark = config.cudnn_benchmark
         self.model = distributed.wrap(self.supernet, self.device)  # in DistributedDataParallel when distributed

@@ -106,3 +106,13 @@ def test_bad_input_messages():
         space.build("00000000")(torch.randn(2, 1, 28, 28))
     with pytest.raises(ValueError, match="layer 1 expects 16 input channels but the layer before it gives 8"):
         SearchSpace("bad", (1, 28, 28), 10, 8, 1, (LayerSpec(8, 8, 1, ("skip",)), LayerSpec(16, 8, 1, ("skip",))), 16)
+
+
+def test_check_splits_names_the_dataset_and_the_space():
+    from types import SimpleNamespace
+
+    digits = SimpleNamespace(name="digits", input_shape=(1, 28, 28))
+    nd.spaces.check_splits(nd.spaces.get("teaching"), digits)  # a matching pair passes
+    with pytest.raises(ValueError, match=r"^dataset 'digits' has images \(1, 28, 28\) but space 'nas-bench-macro' "
+                                         r"expects \(3, 32, 32\); pick a matching pair$"):
+        nd.spaces.check_splits(nd.spaces.get("nas-bench-macro"), digits)
