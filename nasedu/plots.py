@@ -155,65 +155,23 @@ def supernet_diagram(space: Any, arch: Optional[Sequence[int]] = None, probs: Op
     """
     candidates = _candidates(space)
     num_layers, k_max = len(candidates), max(len(options) for options in candidates)
-    if arch is not None and probs is not None:
-        raise ValueError("pass arch=... (one path) or probs=... (a distribution per layer), not both")
-    weights = np.ones((num_layers, k_max))  # how strongly each box is drawn, 0..1
-    path = None  # the highlighted choice per layer
-    if arch is not None:
-        path = check_arch(candidates, arch)
-        weights = np.eye(k_max)[list(path)]
-    elif probs is not None:
-        weights = np.asarray(probs, dtype=float)
-        if weights.shape != (num_layers, k_max):
-            raise ValueError(f"probs must have shape (layers, candidates) = {(num_layers, k_max)}, got {weights.shape}")
-        path = tuple(int(np.argmax(row[: len(options)])) for row, options in zip(weights, candidates))
+    weights, path = _diagram_weights(candidates, arch, probs)
     if title is None:
-        if arch is not None:
-            title = f"One path = one arch: {_readable(candidates, path)}"
-        elif probs is not None:
-            title = "softmax(α): opacity and line width = probability, black = most likely"
-        else:
-            title = f"Supernet: {num_layers} layers, {math.prod(map(len, candidates)):,} archs, one set of weights"
-
-    x_range, y_range = num_layers + 2, k_max + 0.65  # data units the diagram spans
-    inches = min(0.95, 11.8 / x_range)  # per data unit, so that wide spaces fit in 12 inches
-    ax = _axes(ax, (inches * x_range + 0.2, inches * y_range + 0.5))
-    if ax.figure.get_layout_engine() is not None:
-        ax.figure.get_layout_engine().execute(ax.figure)  # settle the axes' size first, to size the text for it
-    extent = ax.get_window_extent()
-    points = min(extent.width / x_range, extent.height / y_range) * 72 / ax.figure.dpi  # per data unit
-    longest = max(len(op) for options in candidates for op in options + ["stem"])
-    size = float(np.clip(min(0.9 / longest, 0.24) * points, 6, 10))  # text fits the box's width and height
+        title = _diagram_title(candidates, path, arch is not None, probs is not None)
+    ax, size = _diagram_axes(candidates, ax)
     colors = op_colors([op for options in candidates for op in options])
-    half_w, half_h, y_mid = 0.33, 0.3, -(k_max - 1) / 2
+    y_mid = -(k_max - 1) / 2
     strides = [getattr(layer, "stride", 1) for layer in getattr(space, "layers", [])]
-
-    def box(x: float, y: float, text: str, face, edge, width: float, text_color: str) -> None:
-        ax.add_patch(FancyBboxPatch((x - half_w, y - half_h), 2 * half_w, 2 * half_h, facecolor=face,
-                                    edgecolor=edge, linewidth=width, boxstyle="round,pad=0,rounding_size=0.08",
-                                    zorder=2))
-        ax.text(x, y, text, ha="center", va="center", color=text_color, fontsize=size, zorder=3)
-
-    box(0, y_mid, "stem", "0.92", "0.4", 1.0, "black")
-    box(num_layers + 1, y_mid, "head", "0.92", "0.4", 1.0, "black")
+    _diagram_box(ax, 0, y_mid, "stem", "0.92", "0.4", 1.0, "black", size)
+    _diagram_box(ax, num_layers + 1, y_mid, "head", "0.92", "0.4", 1.0, "black", size)
     for i, options in enumerate(candidates):
-        x = i + 1
-        for k, op in enumerate(options):
-            y, w = -k, float(weights[i, k])
-            on_path = path is not None and path[i] == k
-            line = dict(color="black" if on_path else "0.6", linewidth=1.2 if path is None else 0.6 + 2.4 * w,
-                        alpha=0.35 + 0.65 * w, zorder=1, solid_capstyle="round")
-            ax.plot([x - 0.5, x - half_w], [y_mid, y], **line)
-            ax.plot([x + half_w, x + 0.5], [y, y_mid], **line)
-            opacity = 0.12 + 0.88 * w
-            rgb = to_rgb(colors[op])
-            text = f"{op}\n{w:.2f}" if probs is not None else op
-            box(x, y, text, (*rgb, opacity), "black" if on_path else colors[op], 2.0 if on_path else 1.0,
-                _text_color(rgb, opacity))
+        _diagram_layer(ax, i, options, weights[i], None if path is None else path[i], probs is not None, colors,
+                       size, y_mid)
         label = f"layer {i}" + (f"\nstride {strides[i]}" if strides and strides[i] != 1 else "")
-        ax.text(x, -(k_max - 1) - 0.55, label, ha="center", va="top", fontsize=size, color="0.25")
-    ax.plot([half_w, 0.5], [y_mid, y_mid], color="black", linewidth=1.5, zorder=1)
-    ax.plot([num_layers + 0.5, num_layers + 1 - half_w], [y_mid, y_mid], color="black", linewidth=1.5, zorder=1)
+        ax.text(i + 1, -(k_max - 1) - 0.55, label, ha="center", va="top", fontsize=size, color="0.25")
+    ax.plot([_BOX_HALF_W, 0.5], [y_mid, y_mid], color="black", linewidth=1.5, zorder=1)
+    ax.plot([num_layers + 0.5, num_layers + 1 - _BOX_HALF_W], [y_mid, y_mid], color="black", linewidth=1.5,
+            zorder=1)
     ax.plot(np.arange(num_layers + 1) + 0.5, np.full(num_layers + 1, y_mid), "o", color="black", markersize=4,
             zorder=3)
     ax.set_xlim(-0.5, num_layers + 1.5)
@@ -222,6 +180,77 @@ def supernet_diagram(space: Any, arch: Optional[Sequence[int]] = None, probs: Op
     ax.axis("off")
     ax.set_title(title, fontsize=11)
     return ax
+
+
+_BOX_HALF_W, _BOX_HALF_H = 0.33, 0.3  # half the width and height of a candidate's box, in data units
+
+
+def _diagram_weights(candidates: Sequence[Sequence[str]], arch: Optional[Sequence[int]],
+                     probs: Optional[Any]) -> tuple[np.ndarray, Optional[tuple[int, ...]]]:
+    """How strongly each (layer, candidate) box is drawn (0..1), and the highlighted choice per layer (or None)."""
+    num_layers, k_max = len(candidates), max(len(options) for options in candidates)
+    if arch is not None and probs is not None:
+        raise ValueError("pass arch=... (one path) or probs=... (a distribution per layer), not both")
+    if arch is not None:
+        path = check_arch(candidates, arch)
+        return np.eye(k_max)[list(path)], path
+    if probs is not None:
+        weights = np.asarray(probs, dtype=float)
+        if weights.shape != (num_layers, k_max):
+            raise ValueError(f"probs must have shape (layers, candidates) = {(num_layers, k_max)}, got {weights.shape}")
+        return weights, tuple(int(np.argmax(row[: len(options)])) for row, options in zip(weights, candidates))
+    return np.ones((num_layers, k_max)), None
+
+
+def _diagram_title(candidates: Sequence[Sequence[str]], path: Optional[tuple[int, ...]], one_arch: bool,
+                   with_probs: bool) -> str:
+    """The default title of ``supernet_diagram``."""
+    if one_arch:
+        return f"One path = one arch: {_readable(candidates, path)}"
+    if with_probs:
+        return "softmax(α): opacity and line width = probability, black = most likely"
+    return f"Supernet: {len(candidates)} layers, {math.prod(map(len, candidates)):,} archs, one set of weights"
+
+
+def _diagram_axes(candidates: Sequence[Sequence[str]], ax: Optional[Axes]) -> tuple[Axes, float]:
+    """The Axes of a supernet diagram (a new figure sized to the space when None) and its font size in points."""
+    x_range = len(candidates) + 2  # data units the diagram spans
+    y_range = max(len(options) for options in candidates) + 0.65
+    inches = min(0.95, 11.8 / x_range)  # per data unit, so that wide spaces fit in 12 inches
+    ax = _axes(ax, (inches * x_range + 0.2, inches * y_range + 0.5))
+    if ax.figure.get_layout_engine() is not None:
+        ax.figure.get_layout_engine().execute(ax.figure)  # settle the axes' size first, to size the text for it
+    extent = ax.get_window_extent()
+    points = min(extent.width / x_range, extent.height / y_range) * 72 / ax.figure.dpi  # per data unit
+    longest = max(len(op) for options in candidates for op in list(options) + ["stem"])
+    return ax, float(np.clip(min(0.9 / longest, 0.24) * points, 6, 10))  # text fits the box's width and height
+
+
+def _diagram_box(ax: Axes, x: float, y: float, text: str, face: Any, edge: Any, width: float, text_color: str,
+                 size: float) -> None:
+    """A rounded box centred on (x, y) with ``text`` in it."""
+    ax.add_patch(FancyBboxPatch((x - _BOX_HALF_W, y - _BOX_HALF_H), 2 * _BOX_HALF_W, 2 * _BOX_HALF_H,
+                                facecolor=face, edgecolor=edge, linewidth=width,
+                                boxstyle="round,pad=0,rounding_size=0.08", zorder=2))
+    ax.text(x, y, text, ha="center", va="center", color=text_color, fontsize=size, zorder=3)
+
+
+def _diagram_layer(ax: Axes, i: int, options: Sequence[str], weights: np.ndarray, choice: Optional[int],
+                   with_probs: bool, colors: Mapping[str, str], size: float, y_mid: float) -> None:
+    """Layer ``i``'s candidates as boxes in column i + 1, each wired to the layer's input and output."""
+    x = i + 1
+    for k, op in enumerate(options):
+        y, w = -k, float(weights[k])
+        on_path = choice == k
+        line = dict(color="black" if on_path else "0.6", linewidth=1.2 if choice is None else 0.6 + 2.4 * w,
+                    alpha=0.35 + 0.65 * w, zorder=1, solid_capstyle="round")
+        ax.plot([x - 0.5, x - _BOX_HALF_W], [y_mid, y], **line)
+        ax.plot([x + _BOX_HALF_W, x + 0.5], [y, y_mid], **line)
+        opacity = 0.12 + 0.88 * w
+        rgb = to_rgb(colors[op])
+        text = f"{op}\n{w:.2f}" if with_probs else op
+        _diagram_box(ax, x, y, text, (*rgb, opacity), "black" if on_path else colors[op], 2.0 if on_path else 1.0,
+                     _text_color(rgb, opacity), size)
 
 
 # -- DNAS histories ------------------------------------------------------------------------------
