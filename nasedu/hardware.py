@@ -49,15 +49,25 @@ class LookupTable:
         arch = check_arch(self.costs, arch, f"the {self.metric} table of {self.space_name!r}")
         return self.base + sum(self.costs[i][a] for i, a in enumerate(arch))
 
-    def as_tensor(self, device: Optional[torch.device] = None) -> torch.Tensor:
-        """The (L, K) cost matrix; layers with fewer candidates are padded with zeros."""
+    def __post_init__(self) -> None:
+        self._tensors: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}  # as_tensor's, for expected_cost
+
+    def as_tensor(self, device: Optional[torch.device] = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """The (L, K) cost matrix, a new tensor; layers with fewer candidates are padded with zeros."""
         k = max(len(row) for row in self.costs)
         rows = [row + [0.0] * (k - len(row)) for row in self.costs]
-        return torch.tensor(rows, dtype=torch.float32, device=device)
+        return torch.tensor(rows, dtype=dtype, device=device)
 
     def expected_cost(self, probs: torch.Tensor) -> torch.Tensor:
-        """Differentiable ``base + sum_ik probs[i, k] * cost[i][k]`` for (L, K) probabilities."""
-        table = self.as_tensor(probs.device)
+        """Differentiable ``base + sum_ik probs[i, k] * cost[i][k]`` for (L, K) probabilities.
+
+        The cost matrix is built once per device and dtype and kept (so a table is not to be
+        edited after its first use); nothing here waits for the device (no ``.item()``).
+        """
+        key = (probs.device, probs.dtype)
+        if key not in self._tensors:
+            self._tensors[key] = self.as_tensor(probs.device, probs.dtype)
+        table = self._tensors[key]
         if probs.shape != table.shape:
             raise ValueError(f"probs must have shape {tuple(table.shape)} (layers, candidates) "
                              f"for the {self.metric} table of {self.space_name!r}, got {tuple(probs.shape)}")

@@ -115,3 +115,21 @@ def test_bad_table_input():
         table.cost((0, 0, 0))
     with pytest.raises(ValueError, match="made for space 'teaching', not for 'mobile'"):
         table.check_space(nd.spaces.get("mobile"))
+
+
+def test_expected_cost_builds_its_matrix_once_and_never_waits_for_the_device(monkeypatch, tmp_path):
+    table = hardware.lookup_table(nd.spaces.get("teaching"), "macs")
+    built = []
+    as_tensor = hardware.LookupTable.as_tensor
+    monkeypatch.setattr(hardware.LookupTable, "as_tensor", lambda self, *a: built.append(a) or as_tensor(self, *a))
+    for name in ("item", "__float__", "tolist", "cpu"):  # each would copy to the host, i.e. wait on a GPU
+        monkeypatch.setattr(torch.Tensor, name, lambda *a, _name=name: pytest.fail(f"expected_cost called {_name}"))
+    probs = torch.rand(4, 4).softmax(-1)
+    first, second = table.expected_cost(probs), table.expected_cost(0.5 * probs)
+    table.expected_cost(probs.double())
+    monkeypatch.undo()
+    assert built == [(probs.device, torch.float32), (probs.device, torch.float64)]  # once per dtype, not per call
+    fresh = table.base + (probs * table.as_tensor()).sum()
+    assert first.item() == fresh.item() and second.item() == pytest.approx(0.5 * (fresh.item() + table.base))
+    table.save(tmp_path / "macs.json")  # the kept matrix is not part of the table's data
+    assert hardware.LookupTable.load(tmp_path / "macs.json") == table
