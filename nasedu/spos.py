@@ -30,7 +30,7 @@ from nasedu import distributed, training
 from nasedu.config import option
 from nasedu.data import Batches, Splits
 from nasedu.progress import progress_bar
-from nasedu.spaces import Arch, ArchLike, SearchSpace, check_splits
+from nasedu.spaces import MAX_ENUMERATE, Arch, ArchLike, SearchSpace, check_splits
 from nasedu.supernet import Supernet
 from nasedu.training import Trainer, evaluate, recalibrate_bn, sgd
 
@@ -61,9 +61,11 @@ class UniformSampler:
 
 
 class BudgetSampler(UniformSampler):
-    """Uniform over the archs whose cost is at most ``max_cost``, by rejection.
+    """Uniform over the archs whose cost is at most ``max_cost``, by rejection (nasedu's, not SPOS's).
 
     Training only paths that the search may return spends no steps on archs it would reject.
+    Every feasible arch is equally likely, so cost ranges holding many archs get most steps;
+    ``BinSampler`` is SPOS's own, which gives every cost range the same share.
     """
 
     def __init__(self, space: SearchSpace, cost: Cost, max_cost: float, seed: int = 0, max_tries: int = 1000) -> None:
@@ -82,6 +84,47 @@ class BudgetSampler(UniformSampler):
             cheapest = min(cheapest, cost)
         raise ValueError(f"no arch with cost <= {self.max_cost:g} in {self.max_tries} uniform draws (the cheapest "
                          f"drawn cost {cheapest:g}); raise max_cost or use the 'uniform' sampler")
+
+
+class BinSampler(BudgetSampler):
+    """SPOS's budget sampler (its released code): a cost bin drawn uniformly, then an arch inside it.
+
+    ``[min_cost, max_cost]`` is cut into ``num_bins`` equal bins (SPOS: 290-360M FLOPs in 7 bins
+    of 10M). Each step draws a bin uniformly, then uniform archs until one costs within it, so
+    every cost range gets the same share of steps however few archs it holds; ``BudgetSampler``
+    gives every feasible arch the same share instead. A bin with no arch in ``max_tries`` draws
+    falls back to ``BudgetSampler``'s draw (SPOS's code falls back to any arch, even over the cap).
+    ``min_cost=None`` takes the cheapest arch's cost, found by enumerating the space.
+    """
+
+    def __init__(self, space: SearchSpace, cost: Cost, max_cost: float, num_bins: int,
+                 min_cost: Optional[float] = None, seed: int = 0, max_tries: int = 1000) -> None:
+        super().__init__(space, cost, max_cost, seed, max_tries)
+        if isinstance(num_bins, bool) or not isinstance(num_bins, int) or num_bins < 1:
+            raise ValueError(f"num_bins must be a whole number of at least 1, got {num_bins!r}")
+        if min_cost is None:
+            if space.num_archs > MAX_ENUMERATE:
+                raise ValueError(f"space {space.name!r} is too large to find its cheapest arch; give the lower edge "
+                                 f"of the first cost bin (SPOSConfig(min_cost=...))")
+            min_cost = min(cost(arch) for arch in space.enumerate())
+        if not min_cost < max_cost:
+            raise ValueError(f"the cost bins need min_cost < max_cost, got {min_cost:g} and {max_cost:g}")
+        self.min_cost, self.num_bins = min_cost, num_bins
+        self.width = (max_cost - min_cost) / num_bins  # of one bin
+
+    def bin_of(self, cost: float) -> Optional[int]:
+        """The bin a cost falls in (the last bin includes ``max_cost``), None outside ``[min_cost, max_cost]``."""
+        if not self.min_cost <= cost <= self.max_cost:
+            return None
+        return min(int((cost - self.min_cost) / self.width), self.num_bins - 1)
+
+    def sample(self) -> list[Arch]:
+        chosen = self.rng.randrange(self.num_bins)
+        for _ in range(self.max_tries):
+            arch = self.space.sample(self.rng)
+            if self.bin_of(self.cost(arch)) == chosen:
+                return [arch]
+        return super().sample()
 
 
 class FairSampler(UniformSampler):
@@ -120,6 +163,11 @@ class SPOSConfig:
     label_smoothing: float = option(0.0, "0.1 in the ImageNet reference")
     sampler: str = option("uniform", "'uniform', 'budget' (needs cost and max_cost) or 'fair'")
     max_cost: Optional[float] = option(None, "cost budget of the 'budget' sampler")
+    budget_bins: Optional[int] = option(None, "the 'budget' sampler's draw: None, uniform over the archs within "
+                                              "max_cost; N, SPOS's: one of N equal cost bins uniformly, then an "
+                                              "arch in it")
+    min_cost: Optional[float] = option(None, "lower edge of the first of budget_bins (None: the cheapest arch's "
+                                             "cost)")
     seed: int = option(0, "seeds weights, paths and batch order")
     device: str = option("cpu", "'cpu' or 'cuda' (under torchrun each rank takes cuda:LOCAL_RANK)")
     channels_last: bool = option(True, "NHWC memory: 2-2.5x faster convs on CPU")
@@ -129,7 +177,9 @@ class SPOSConfig:
 
 
 def make_sampler(config: SPOSConfig, space: SearchSpace, cost: Optional[Cost] = None) -> UniformSampler:
-    """The path sampler that ``config.sampler`` names."""
+    """The path sampler that ``config.sampler`` names (with ``budget_bins``: SPOS's ``BinSampler``)."""
+    if config.budget_bins is not None and config.sampler != "budget":
+        raise ValueError(f"budget_bins={config.budget_bins} needs sampler='budget', not {config.sampler!r}")
     if config.sampler == "uniform":
         return UniformSampler(space, config.seed)
     if config.sampler == "fair":
@@ -137,6 +187,8 @@ def make_sampler(config: SPOSConfig, space: SearchSpace, cost: Optional[Cost] = 
     if config.sampler == "budget":
         if cost is None or config.max_cost is None:
             raise ValueError("the 'budget' sampler needs cost=... (e.g. table.cost) and SPOSConfig(max_cost=...)")
+        if config.budget_bins is not None:
+            return BinSampler(space, cost, config.max_cost, config.budget_bins, config.min_cost, config.seed)
         return BudgetSampler(space, cost, config.max_cost, config.seed)
     raise ValueError(f"unknown sampler {config.sampler!r}; choose one of {SAMPLERS}")
 

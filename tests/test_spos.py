@@ -112,6 +112,66 @@ def test_budget_sampler_keeps_every_path_within_budget():
         infeasible.sample()
 
 
+
+def bin_shares(sampler, macs, edges, draws):
+    """How often ``draws`` paths of ``sampler`` fall in each cost bin (np.histogram's ``edges``)."""
+    import numpy as np
+
+    costs = [macs.cost(sampler.sample()[0]) for _ in range(draws)]
+    return costs, np.histogram(costs, bins=edges)[0] / draws
+
+
+def test_bin_sampler_draws_every_cost_bin_equally_often_unlike_the_uniform_one():
+    import numpy as np
+
+    space = nd.spaces.get("teaching")
+    macs = hardware.lookup_table(space, "macs")
+    budget = macs.min_cost() + 0.6 * (macs.max_cost() - macs.min_cost())  # bins of 12, 30, 55 and 67 archs
+    edges = np.linspace(macs.min_cost(), budget, 5)
+    bins = spos.make_sampler(tiny_config(sampler="budget", max_cost=budget, budget_bins=4), space, macs.cost)
+    assert isinstance(bins, spos.BinSampler) and bins.min_cost == macs.min_cost()
+    costs, shares = bin_shares(bins, macs, edges, 4000)
+    assert max(costs) <= budget
+    assert shares == pytest.approx([0.25] * 4, abs=0.03)  # SPOS: each bin 1/num_bins
+    uniform = spos.make_sampler(tiny_config(sampler="budget", max_cost=budget), space, macs.cost)
+    assert type(uniform) is spos.BudgetSampler  # the default is unchanged
+    costs, shares = bin_shares(uniform, macs, edges, 4000)
+    assert max(costs) <= budget
+    assert shares == pytest.approx([12 / 164, 30 / 164, 55 / 164, 67 / 164], abs=0.03)  # each arch 1/164
+
+
+def test_bin_sampler_resumes_exactly_and_rejects_bad_settings():
+    space = nd.spaces.get("teaching")
+    macs = hardware.lookup_table(space, "macs")
+    budget = (macs.min_cost() + macs.max_cost()) / 2
+    sampler = spos.BinSampler(space, macs.cost, budget, num_bins=5, seed=0)
+    [sampler.sample() for _ in range(10)]
+    state = sampler.state_dict()
+    later = [sampler.sample() for _ in range(50)]
+    resumed = spos.BinSampler(space, macs.cost, budget, num_bins=5, seed=123)
+    resumed.load_state_dict(state)
+    assert [resumed.sample() for _ in range(50)] == later
+    with pytest.raises(ValueError, match="budget_bins=4 needs sampler='budget', not 'uniform'"):
+        spos.make_sampler(tiny_config(budget_bins=4), space, macs.cost)
+    with pytest.raises(ValueError, match="num_bins must be a whole number of at least 1, got 0"):
+        spos.BinSampler(space, macs.cost, budget, num_bins=0)
+    with pytest.raises(ValueError, match="need min_cost < max_cost"):
+        spos.BinSampler(space, macs.cost, macs.min_cost(), num_bins=3)
+    mobile = nd.spaces.get("mobile")
+    with pytest.raises(ValueError, match=r"too large to find its cheapest arch; .*SPOSConfig\(min_cost=...\)"):
+        spos.BinSampler(mobile, lambda arch: 1.0, 2.0, num_bins=3)
+
+
+def test_a_checkpoint_saved_before_the_bin_options_still_loads(digits, tmp_path):
+    """Shipped checkpoints have no budget_bins or min_cost in their config; their None default matches."""
+    space = nd.spaces.get("teaching")
+    trainer = spos.SPOSTrainer(nd.Supernet(space), digits, tiny_config(epochs=0))
+    state = trainer.state_dict()
+    del state["config"]["budget_bins"], state["config"]["min_cost"]
+    checkpoint.save(state, tmp_path / "old.pt")
+    loaded = spos.load_or_train(tmp_path / "old.pt", space, digits, tiny_config(epochs=0))
+    assert loaded.config.budget_bins is None and type(loaded.sampler) is spos.UniformSampler
+
 def test_bad_config_and_checkpoint_errors(digits, tmp_path):
     space = nd.spaces.get("teaching")
     with pytest.raises(ValueError, match="unknown sampler 'greedy'"):
