@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 SUBMODULES = (
-    "bench", "benchmarks", "checkpoint", "cli", "config", "data", "distributed", "dnas", "exercises", "export",
-    "fewshot", "hardware", "metrics", "ops", "plots", "progress", "proxies", "relax", "resources", "search", "spaces",
-    "spos", "supernet", "training", "widgets",
+    "bench", "benchmarks", "checkpoint", "cli", "config", "data", "diagnostics", "distributed", "dnas", "exercises",
+    "export", "fewshot", "hardware", "methods", "metrics", "ops", "plots", "progress", "proxies", "relax", "resources",
+    "search", "selection", "spaces", "spos", "supernet", "training", "widgets",
 )
 # names re-exported from a submodule: name -> submodule
 ATTRIBUTES = {"LayerSpec": "spaces", "SearchSpace": "spaces", "Supernet": "supernet"}
@@ -22,8 +22,8 @@ ATTRIBUTES = {"LayerSpec": "spaces", "SearchSpace": "spaces", "Supernet": "super
 __all__ = [*ATTRIBUTES, *SUBMODULES, "__version__"]
 
 if TYPE_CHECKING:  # for editors and type checkers; at run time __getattr__ below does the work
-    from nasedu import benchmarks, checkpoint, data, dnas, export, hardware, metrics, ops, plots, search  # noqa: F401
-    from nasedu import spaces, spos, training, widgets  # noqa: F401
+    from nasedu import benchmarks, checkpoint, data, diagnostics, dnas, export, hardware, methods  # noqa: F401
+    from nasedu import metrics, ops, plots, relax, search, selection, spaces, spos, training, widgets  # noqa: F401
     from nasedu.spaces import LayerSpec, SearchSpace  # noqa: F401
     from nasedu.supernet import Supernet  # noqa: F401
 

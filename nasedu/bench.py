@@ -23,7 +23,7 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from nasedu import data, hardware, relax, spaces, spos
+from nasedu import data, hardware, methods, spaces, spos
 from nasedu.spaces import SearchSpace
 from nasedu.supernet import Supernet
 
@@ -116,8 +116,8 @@ def dnas_step_ratio(space: SearchSpace, batch_size: int, device: torch.device, r
     x, y = batch(space, batch_size, device)
     supernet = Supernet(space).to(device, memory_format=torch.channels_last)
     alpha = torch.zeros(space.num_layers, space.max_choices, device=device)
-    gates, active = relax.relax(alpha, space, "softmax")
-    steps = {"mixture": training_step(supernet, lambda t: supernet(t, weights=gates, active=active), x, y)}
+    gates = methods.relax(alpha, space, "softmax")
+    steps = {"mixture": training_step(supernet, lambda t: supernet(t, **gates.forward_args()), x, y)}
     for choice in range(space.max_choices):
         arch = tuple(min(choice, len(c) - 1) for c in space.candidates)
         model = space.build(arch).to(device, memory_format=torch.channels_last)
@@ -131,18 +131,18 @@ def dnas_step_ratio(space: SearchSpace, batch_size: int, device: torch.device, r
 def memory_ratio(space: SearchSpace, batch_size: int, device: torch.device, samples: int = 10) -> Row:
     """Peak activation memory of ProxylessNAS's two-path binary gates / the full mixture's.
 
-    The second path runs without a graph (its gate is 0), so about one path's activations are kept.
+    The second path runs detached (without a graph), so about one path's activations are kept.
     """
     x, y = batch(space, batch_size, device)
     supernet = Supernet(space).to(device, memory_format=torch.channels_last)
     alpha = torch.zeros(space.num_layers, space.max_choices, device=device, requires_grad=True)
     generator = torch.Generator().manual_seed(0)
 
-    def step(gates: torch.Tensor, active: torch.Tensor) -> Callable[[], None]:
-        return lambda: nn.functional.cross_entropy(supernet(x, weights=gates, active=active), y).backward()
+    def step(gates: methods.Gates) -> Callable[[], None]:
+        return lambda: nn.functional.cross_entropy(supernet(x, **gates.forward_args()), y).backward()
 
-    full = saved_activation_bytes(step(*relax.relax(alpha, space, "softmax")), supernet)
-    light = statistics.mean(saved_activation_bytes(step(*relax.relax(alpha, space, "binary", generator=generator)),
+    full = saved_activation_bytes(step(methods.relax(alpha, space, "softmax")), supernet)
+    light = statistics.mean(saved_activation_bytes(step(methods.relax(alpha, space, "binary", generator=generator)),
                                                    supernet) for _ in range(samples))
     return Row("memory-light DNAS / full DNAS peak activations", light / full, "x", "<= 0.4",
                f"{light / 2**20:.1f} MiB / {full / 2**20:.1f} MiB")

@@ -8,6 +8,7 @@ previous checkpoint intact.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import tempfile
@@ -41,6 +42,11 @@ def atomic_write(path: PathLike, write: Callable[[IO], None], mode: str = "wb") 
     os.umask(umask)
     os.chmod(f.name, 0o666 & ~umask)
     os.replace(f.name, path)
+
+
+def write_json(data: dict, path: PathLike) -> None:
+    """Write ``data`` as indented JSON, atomically."""
+    atomic_write(path, lambda f: json.dump(data, f, indent=1), mode="w")
 
 
 def save(state: dict, path: PathLike) -> None:

@@ -1,25 +1,11 @@
-"""The mathematics of differentiable NAS as pure functions: relaxations, temperatures, hardware losses.
+"""The mathematics of differentiable NAS as pure functions: masks, softmax, Gumbel noise, temperatures, losses.
 
-Every searchable layer i has one logit ``alpha[i, k]`` per candidate k. A *relaxation* turns
-alpha into gates ``g[i, k]``, and the supernet's layer i outputs ``sum_k g[i, k] * op_ik(x)``:
-
-- ``"softmax"`` (DARTS, Liu et al. 2019, eq. 2): ``g = softmax(alpha)``; every candidate runs.
-- ``"gumbel"`` (FBNet, Wu et al. 2019, eq. 6): ``g = softmax((alpha + G) / tau)`` with Gumbel
-  noise ``G = -log(-log(U))``; a random, nearly one-hot mixture as tau falls.
-- ``"hard_gumbel"`` (GDAS, Dong & Yang 2019, eq. 5-7): the one-hot argmax of that sample in the
-  forward pass, the soft sample's gradient in the backward pass (straight-through); one
-  candidate runs with a graph. (GDAS's alpha step also runs the others at gate 0, without a
-  graph, so that each gate's gradient ``<dL/d out, op_k(x)>`` exists; see ``DNASTrainer.alpha_gates``.)
-- ``"binary"`` (ProxylessNAS, Cai et al. 2019, sec. 3.2): binary gates. With ``paths=2`` (the
-  paper's estimator) two candidates are drawn from ``p = softmax(alpha)``, the probabilities are
-  renormalised over that pair, one of the two is switched on; both run (the other at gate 0,
-  its output detached) so that ``dL/dalpha_i = sum_j dL/dg_j * p'_j * (delta_ij - p'_i)`` over
-  the pair only. After the Adam step :func:`rescale_pair` shifts the pair's two logits so the
-  candidates outside the pair keep their probabilities. ``paths=1`` runs only the drawn path and
-  passes the gradient through all of ``p`` (a cheaper approximation, not the paper's).
-
-A straight-through gate ``hard - soft.detach() + soft`` has the value of ``hard`` and the
-gradient of ``soft``.
+Every searchable layer i has one logit ``alpha[i, k]`` per candidate k; a method
+(``nasedu.methods``: DARTS, FBNet, GDAS, ProxylessNAS) turns alpha into gates ``g[i, k]`` and the
+supernet's layer i outputs ``sum_k g[i, k] * op_ik(x)``. The pieces the methods share live here:
+the masked softmax, Gumbel noise ``G = -log(-log(U))``, the straight-through gate
+``hard - soft.detach() + soft`` (the value of ``hard``, the gradient of ``soft``), ProxylessNAS's
+rescale of the updated pair, and the temperature schedules.
 
 Hardware losses add the cost of a lookup table, ``E[c] = base + sum_ik g[i, k] * cost[i][k]``,
 to the cross-entropy: :class:`AdditiveLoss` (ProxylessNAS), :class:`MultiplicativeLoss` (FBNet),
@@ -34,11 +20,9 @@ import math
 from typing import Optional, Union
 
 import torch
-from torch import nn
 
 from nasedu.spaces import SearchSpace
 
-RELAXATIONS = ("softmax", "gumbel", "hard_gumbel", "binary")
 SCHEDULES = ("constant", "exponential", "linear")
 FBNET_UNITS = 25.0  # the space's mean arch measures this many units in FBNet's log (its nets took ~25 ms)
 
@@ -93,57 +77,7 @@ def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
     return hard - soft.detach() + soft
 
 
-# -- relaxations ------------------------------------------------------------------------------------
-
-def relax(alpha: torch.Tensor, space: SearchSpace, relaxation: str = "softmax", temperature: float = 1.0,
-          paths: int = 2, generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gates (L, K) and the candidates to run (L, K) booleans for one step; see the module docstring.
-
-    ``temperature`` tau is used by the Gumbel relaxations, ``paths`` by ``"binary"``. Random
-    draws come from ``generator`` (a CPU generator, so runs match across devices). A candidate
-    that runs with a gate of exactly 0 (the second path of ``"binary"``) runs detached: its gate
-    gets a gradient, its weights none.
-    """
-    check_alpha(alpha, space)
-    if relaxation not in RELAXATIONS:
-        raise ValueError(f"unknown relaxation {relaxation!r}; choose one of {RELAXATIONS}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}; the Gumbel-softmax divides by it")
-    mask = candidate_mask(space, alpha.device)
-    if relaxation == "softmax":
-        return masked_softmax(alpha, mask), mask
-    if relaxation in ("gumbel", "hard_gumbel"):
-        soft = masked_softmax((alpha + gumbel(alpha.shape, generator).to(alpha.device)) / temperature, mask)
-        if relaxation == "gumbel":
-            return soft, mask
-        hard = nn.functional.one_hot(soft.argmax(-1), alpha.shape[-1]).to(soft.dtype)
-        return straight_through(hard, soft), hard.bool()
-    return binary_gates(alpha, mask, paths, generator)
-
-
-def binary_gates(alpha: torch.Tensor, mask: torch.Tensor, paths: int = 2,
-                 generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """ProxylessNAS's binary gates: (gates, active), one gate at 1 per layer, the rest at 0.
-
-    ``paths=2``: draw two candidates from ``p = softmax(alpha)`` without replacement, renormalise
-    over the pair (``p'``), switch one of them on with probability ``p'``; the gates carry the
-    straight-through gradient of ``p'``, so alpha outside the pair gets none. ``paths=1``: one
-    candidate drawn from ``p``, the gradient through all of ``p``.
-    """
-    fewest = int(mask.sum(1).min())
-    if paths not in (1, 2) or paths > fewest:
-        raise ValueError(f"paths must be 1 or 2 (and at most {fewest}, the fewest candidates of a layer), got {paths}")
-    p = masked_softmax(alpha, mask)
-    drawn = torch.multinomial(p.detach().float().cpu(), paths, generator=generator).to(alpha.device)  # (L, paths)
-    active = torch.zeros_like(mask).scatter_(1, drawn, True)
-    if paths == 1:
-        return straight_through(active.to(p.dtype), p), active
-    pair = masked_softmax(alpha, active)  # p' over the drawn pair
-    on = drawn.gather(1, torch.multinomial(pair.detach().float().cpu().gather(1, drawn.cpu()), 1,
-                                           generator=generator).to(alpha.device))  # (L, 1)
-    hard = torch.zeros_like(p).scatter_(1, on, 1.0)
-    return straight_through(hard, pair), active
-
+# -- ProxylessNAS ------------------------------------------------------------------------------------
 
 @torch.no_grad()
 def rescale_pair(alpha: torch.Tensor, before: torch.Tensor, active: torch.Tensor) -> None:
@@ -153,12 +87,6 @@ def rescale_pair(alpha: torch.Tensor, before: torch.Tensor, active: torch.Tensor
     new = alpha.masked_fill(~active, float("-inf")).logsumexp(-1, keepdim=True)
     old = before.masked_fill(~active, float("-inf")).logsumexp(-1, keepdim=True)
     alpha.sub_(torch.where(active, new - old, torch.zeros_like(alpha)))
-
-
-def sample_path(alpha: torch.Tensor, space: SearchSpace, generator: Optional[torch.Generator] = None) -> tuple[int, ...]:
-    """One arch drawn from ``softmax(alpha)``, a layer at a time (the path ProxylessNAS trains the weights on)."""
-    probs = probabilities(alpha.detach(), space).float().cpu()
-    return tuple(int(k) for k in torch.multinomial(probs, 1, generator=generator)[:, 0])
 
 
 # -- temperature ------------------------------------------------------------------------------------
@@ -227,24 +155,26 @@ class MultiplicativeLoss:
     matter; latencies below 1 ms would make it negative).
     """
 
-    def __init__(self, a: float, b: float, reference: float) -> None:
+    def __init__(self, a: float, b: float, reference: float, min_cost: Optional[float] = None) -> None:
+        """``min_cost``: the cheapest arch's cost; E[c] never goes below it, so the log is checked
+        to stay positive here, once, instead of on every step."""
         _check_weight("FBNet's a", a)
         _check_weight("FBNet's b", b)
         _check_cost("reference", reference)
         self.a = a  # overall scale
         self.b = b  # exponent: the cost/accuracy trade-off
         self.unit = reference / FBNET_UNITS  # the cost unit inside the log
+        if min_cost is not None and not min_cost > self.unit:
+            raise ValueError(f"FBNet's loss needs every E[c] above 1 unit ({self.unit:g}) so that its log is "
+                             f"positive, but the cheapest arch costs {min_cost:g}; pass a smaller reference")
 
     def __call__(self, task_loss: torch.Tensor, expected_cost: torch.Tensor) -> torch.Tensor:
         return task_loss * self.term(expected_cost)
 
     def term(self, expected_cost: torch.Tensor) -> torch.Tensor:
-        """The factor ``a * log(E[c] / unit) ** b`` that multiplies the cross-entropy."""
-        units = expected_cost / self.unit
-        if not units.item() > 1:
-            raise ValueError(f"FBNet's loss needs E[c] above 1 unit ({self.unit:g}) so that its log is positive, "
-                             f"got {expected_cost.item():g}; pass a smaller reference")
-        return self.a * torch.log(units) ** self.b
+        """The factor ``a * log(E[c] / unit) ** b`` that multiplies the cross-entropy (no host sync:
+        the unit is checked against the cheapest arch when the loss is made)."""
+        return self.a * torch.log(expected_cost / self.unit) ** self.b
 
 
 class HingeLoss:

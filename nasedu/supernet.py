@@ -39,13 +39,14 @@ class Supernet(nn.Module):
             self.head = space.build_head()
 
     def forward(self, x: torch.Tensor, arch: Optional[ArchLike] = None, weights: Optional[torch.Tensor] = None,
-                active: Optional[torch.Tensor] = None) -> torch.Tensor:
+                active: Optional[torch.Tensor] = None, detached: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Logits of a single path (``arch``) or of a gated mixture of candidates (``weights``, (L, K)).
 
         In a mixture, layer i outputs ``sum_k weights[i, k] * op_ik(x)`` over the candidates that
-        run: those in ``active`` ((L, K) booleans), by default those with a non-zero weight. A
-        candidate that runs with a weight of exactly 0 runs detached: the weight (a gate of
-        ProxylessNAS) still gets a gradient, the candidate's parameters none.
+        run: those in ``active`` ((L, K) booleans; by default those with a non-zero weight). Those
+        also in ``detached`` run without a graph: their weight (a gate of GDAS or ProxylessNAS)
+        still gets a gradient, their parameters none. Pass the masks on the CPU (as
+        ``nasedu.methods`` makes them) and the forward pass never waits to read the device.
         """
         if (arch is None) == (weights is None):
             raise ValueError("pass exactly one of arch=... (a single path) or weights=... (an (L, K) mixture)")
@@ -55,34 +56,39 @@ class Supernet(nn.Module):
             for layer, choice in zip(self.layers, self.space.decode(arch)):
                 x = layer[choice](x)
             return self.head(x)
-        active = self.check_weights(weights, active)
-        for i, (layer, runs) in enumerate(zip(self.layers, active.tolist())):
+        runs, frozen = self.check_masks(weights, active, detached)
+        for i, layer in enumerate(self.layers):
             outputs = []
             for k, op in enumerate(layer):
-                if runs[k]:
-                    with torch.set_grad_enabled(torch.is_grad_enabled() and weights[i, k].item() != 0.0):
-                        out = op(x)  # at weight 0: no graph through the candidate, its output is a constant
+                if runs[i][k]:
+                    with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen[i][k]):
+                        out = op(x)  # detached: no graph through the candidate, its output is a constant
                     outputs.append(weights[i, k] * out)
             x = sum(outputs)
         return self.head(x)
 
-    def check_weights(self, weights: torch.Tensor, active: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """The (L, K) candidates to run, after checking ``weights`` (and ``active``): shape (L, K),
-        nothing past a layer's candidates, at least one candidate per layer."""
+    def check_masks(self, weights: torch.Tensor, active: Optional[torch.Tensor] = None,
+                    detached: Optional[torch.Tensor] = None) -> tuple[list[list[bool]], list[list[bool]]]:
+        """The candidates to run and those to run detached, as (L, K) lists of bools, after checking
+        the shapes, that nothing past a layer's candidates runs and that each layer runs one at least."""
         expected = (self.space.num_layers, self.space.max_choices)
         if tuple(weights.shape) != expected:
             raise ValueError(f"weights must have shape (layers, candidates) = {expected}, got {tuple(weights.shape)}")
         if active is None:
             active = weights.detach() != 0
-        elif tuple(active.shape) != expected or active.dtype != torch.bool:
-            raise ValueError(f"active must be (layers, candidates) = {expected} booleans, got {tuple(active.shape)} "
-                             f"{active.dtype}; make it with nasedu.relax.relax()")
+        masks = []
+        for name, mask in (("active", active), ("detached", detached)):
+            if mask is not None and (tuple(mask.shape) != expected or mask.dtype != torch.bool):
+                raise ValueError(f"{name} must be (layers, candidates) = {expected} booleans, got "
+                                 f"{tuple(mask.shape)} {mask.dtype}; make it with nasedu.methods.relax()")
+            masks.append(mask.tolist() if mask is not None else [[False] * expected[1]] * expected[0])
+        runs, frozen = masks
         for i, options in enumerate(self.space.candidates):
-            if len(options) < expected[1] and bool((weights[i, len(options):] != 0).any() | active[i, len(options):].any()):
-                raise ValueError(f"layer {i} has only {len(options)} candidates; its extra weights must be 0")
-            if not bool(active[i, : len(options)].any()):
+            if any(runs[i][len(options):]):
+                raise ValueError(f"layer {i} has only {len(options)} candidates; nothing past them can run")
+            if not any(runs[i]):
                 raise ValueError(f"layer {i} has all-zero weights: at least one candidate must be active")
-        return active
+        return runs, frozen
 
     def subnet(self, arch: ArchLike) -> ChildNet:
         """A stand-alone copy of one path with the supernet's current weights (and BN statistics)."""

@@ -31,7 +31,6 @@ import base64
 import dataclasses
 import functools
 import io
-import warnings
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 import ipywidgets as W
@@ -294,7 +293,8 @@ class DNASPlayground(FigureView):
         batches = max(1, (len(self.splits.train[1]) // self.base.batch_size))
         return dataclasses.replace(self.base, relaxation=self.relaxation.value, hardware_loss="additive",
                                    hardware_weight=self.lam.value, alpha_lr=self.alpha_lr.value, warmup_epochs=0,
-                                   epochs=-(-self.steps // batches))  # enough epochs for the steps
+                                   epochs=-(-self.steps // batches),  # enough epochs for the steps
+                                   collapse_threshold=1.0)  # no CollapseWarning: the status line reports collapse
 
     def _begin(self) -> None:
         from nasedu import dnas
@@ -302,26 +302,20 @@ class DNASPlayground(FigureView):
 
         config = self.config()
         self.trainer = dnas.DNASTrainer(Supernet(self.space, seed=config.seed), self.splits, config, self.table)
-        self.trainer.supernet.train()
         self.stopping, self.state = False, "running"
 
     def _steps(self):
-        """Yield after each chunk of steps; the trainer's epoch advances with its batches."""
-        from nasedu import dnas
-
+        """Run the trainer's own steps (``DNASTrainer.epoch_steps``), epoch after epoch; yield after each chunk."""
         done = 0
         while done < self.steps and not self.stopping:
-            for x, y in self.trainer.batches:
-                with warnings.catch_warnings():  # the status line reports collapse instead
-                    warnings.simplefilter("ignore", dnas.CollapseWarning)
-                    self.trainer.step(x, y)
+            for _ in self.trainer.epoch_steps():
                 done += 1
                 if done % self.chunk == 0 or done == self.steps:
                     yield done
                 if done >= self.steps or self.stopping:
                     break
             else:
-                self.trainer.epoch += 1
+                self.trainer.epoch += 1  # a whole pass: the next one is the next epoch, as in fit
         self.state = f"stopped at step {done}" if self.stopping else "finished"
 
     def run(self) -> Any:

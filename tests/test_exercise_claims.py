@@ -95,7 +95,7 @@ def test_02_1_only_the_skips_that_change_the_shape_have_weights(teaching):
 def test_03_1_gumbel_at_a_low_temperature_draws_the_winner_by_softmax(teaching):
     """The exercise's 1,000 draws: nearly one-hot gates whose winner is k5e3 about softmax(alpha)[2] of the time."""
     g, alpha = torch.Generator().manual_seed(1), torch.tensor([[0.0, 1.0, 2.0, 0.5]] * 4)
-    draws = torch.stack([nd.relax.relax(alpha, teaching, "gumbel", temperature=0.1, generator=g)[0][0]
+    draws = torch.stack([nd.methods.relax(alpha, teaching, "gumbel", temperature=0.1, generator=g).weights[0]
                          for _ in range(1000)])
     share = 100 * (draws.argmax(dim=1) == 2).float().mean().item()
     assert within("03.1", share) and within("03.1", 100 * alpha[0].softmax(0)[2].item()), share
