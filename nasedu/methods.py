@@ -156,7 +156,7 @@ class GDAS(Method):
         return Gates(weights, run=hard, detached=torch.zeros_like(hard), cost_probs=weights)
 
     def path(self, alpha, space, temperature=1.0, generator=None) -> Arch:
-        return tuple(int(k) for k in self.gates(alpha.detach(), space, temperature, generator).run.float().argmax(1))
+        return tuple(int(k) for k in _gumbel_sample(alpha.detach(), space, temperature, generator).argmax(-1).cpu())
 
 
 class GDASAllGates(GDAS):

@@ -66,6 +66,12 @@ def test_sampled_paths_follow_softmax_alpha(teaching):
             assert active.sum(1).tolist() == [1, 1, 1, 1]  # one candidate runs per layer
             counts += active.sum(0)
         torch.testing.assert_close(counts / 2000, expected, atol=0.03, rtol=0)
+    for relaxation in ("hard_gumbel", "hard_gumbel_all_gates", "binary"):  # the path the weight step trains
+        counts = torch.zeros(4)
+        for _ in range(500):
+            counts += nn.functional.one_hot(torch.tensor(methods.get(relaxation).path(
+                alpha, teaching, generator=generator)), 4).sum(0)
+        torch.testing.assert_close(counts / 2000, expected, atol=0.03, rtol=0)
 
 
 def test_binary_gates_run_one_path_forward_and_two_for_the_gradient(teaching):
