@@ -1,9 +1,11 @@
 """Searches against known answers: a toy space solved by brute force, and NAS-Bench-Macro."""
 
 import itertools
+import random
 import statistics
 import subprocess
 import sys
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +90,45 @@ def test_regularized_evolution_never_evaluates_an_arch_twice():
     result = search.regularized_evolution(ToySpace(4), counting_fitness, population=10, sample_size=3, cycles=70)
     assert len(set(calls)) == len(calls) == result.num_evaluations == 70  # 70 of the 81 archs
 
+
+
+def test_regularized_evolution_with_duplicates_lets_an_arch_come_back():
+    calls = []
+
+    def counting_fitness(arch):
+        calls.append(arch)
+        return fitness(arch)
+
+    result = search.regularized_evolution(ToySpace(2), counting_fitness, population=4, sample_size=2, cycles=60,
+                                          allow_duplicates=True)
+    archs = [e.arch for e in result.history]
+    assert result.num_evaluations == 60 and len(set(archs)) <= 9  # 60 evaluations of the 9 archs
+    assert sorted(calls) == sorted(set(archs))  # a repeat is looked up, not computed again
+    assert result.best_fitness == max(fitness(a) for a in itertools.product(range(3), repeat=2))
+    deduped = search.regularized_evolution(ToySpace(2), fitness, population=4, sample_size=2, cycles=60)
+    assert deduped.num_evaluations == 9  # the default stops once every arch is evaluated
+
+
+def test_regularized_evolution_with_duplicates_is_the_papers_loop():
+    """Real et al.'s Algorithm 1 written plainly evaluates the same archs as the package, draw for draw."""
+    space, population, sample_size, cycles = ToySpace(5), 8, 3, 80
+    rng, history = random.Random(7), []
+    alive = deque()
+    while len(history) < cycles:
+        if len(alive) < population:  # the random initial population
+            arch = space.sample(rng)
+        else:  # tournament, then mutate one layer of the winner to another choice
+            parent = max(rng.sample(alive, sample_size), key=fitness)
+            layer = rng.randrange(space.num_layers)
+            arch = parent[:layer] + (rng.choice([c for c in range(3) if c != parent[layer]]),) + parent[layer + 1:]
+        alive.append(arch)
+        history.append(arch)
+        if len(alive) > population:
+            alive.popleft()  # the oldest dies
+    result = search.regularized_evolution(space, fitness, population=population, sample_size=sample_size,
+                                          cycles=cycles, allow_duplicates=True, seed=7)
+    assert [e.arch for e in result.history] == history
+    assert len(set(history)) < cycles  # some archs came back
 
 @pytest.mark.parametrize("name", SEARCHES)
 def test_same_seed_same_result(name):
