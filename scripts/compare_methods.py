@@ -1,9 +1,10 @@
 """Every method under one MACs budget, judged on the teaching space's ground truth.
 
-    python scripts/compare_methods.py                 # 5 methods x 3 seeds -> resource/teaching_methods.json
+    python scripts/compare_methods.py                 # 6 methods x 3 seeds -> resource/teaching_methods.json
     python scripts/compare_methods.py --seeds 1 --out /tmp/pilot.json
+    python scripts/compare_methods.py --before OLD.json   # also keep OLD's runs of the methods that changed since
 
-DARTS, FBNet, GDAS and ProxylessNAS search with their papers' relaxations and alpha optimisers
+DARTS, FBNet, GDAS (the paper's alpha step and the all-gates one) and ProxylessNAS search with their papers' relaxations and alpha optimisers
 (the course's recipes in ``make_resources.TEACHING_METHODS``) and a hinge loss on the budget;
 their pick is the most probable arch within the budget (``argmax`` is recorded too: the hinge
 bounds the expected cost, and argmax may exceed the budget). SPOS trains a supernet by uniform
@@ -85,12 +86,23 @@ def judge(records: list[dict], budget: float) -> dict:
             "summary": summary, "runs": records}
 
 
+def changed_runs(before: dict, after: dict) -> dict:
+    """Per method whose runs differ between two results (pick or certainty): the earlier summary and runs."""
+    def runs(result: dict, method: str) -> list:
+        return [(r["seed"], r["arch"], r.get("max_prob")) for r in result["runs"] if r["method"] == method]
+
+    return {m: {"summary": s, "runs": [r for r in before["runs"] if r["method"] == m]}
+            for m, s in before["summary"].items() if runs(before, m) != runs(after, m)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--out", type=Path, default=RESOURCE / "teaching_methods.json")
+    parser.add_argument("--before", type=Path, help="an earlier result: its runs of the methods whose runs "
+                                                    "differ now are kept under 'before' (e.g. before a fix)")
     args = parser.parse_args()
     jobs = sorted(((m, s) for s in range(args.seeds) for m in args.methods),
                   key=lambda job: job[0] != "spos")  # the longest runs first
@@ -101,7 +113,9 @@ def main() -> None:
     recipes["spos"] = {**dataclasses.asdict(TEACHING_SPOS), "search": "nasedu.search.evolution (SPOS defaults)"}
     result = {**judge([r for r in done if r["method"] in args.methods and r["seed"] < args.seeds], macs_budget()),
               "data": {"dnas": DNAS_DATA, "spos": TEACHING_DATA}, "recipes": recipes}
-    nd.checkpoint.atomic_write(args.out, lambda f: json.dump(result, f, indent=1), mode="w")
+    if args.before:
+        result["before"] = changed_runs(json.loads(args.before.read_text()), result)
+    nd.checkpoint.write_json(result, args.out)
     for method, s in result["summary"].items():
         print(f"{method:12s} median rank {s['median_rank']:>4} of {result['feasible_archs']}, "
               f"{s['in_top_10pct']}/{s['runs']} in the top {result['top_10pct_ranks']}")

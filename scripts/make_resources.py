@@ -59,6 +59,9 @@ TEACHING_METHODS = {
     # FBNet's own lr; its tau 5.0 x exp(-0.045) per epoch ends at 0.09 after 90 epochs: the same end in 8
     "fbnet": nd.dnas.preset("fbnet", epochs=DNAS_EPOCHS, warmup_epochs=DNAS_WARMUP, temperature_decay=0.5, seed=0),
     "gdas": nd.dnas.preset("gdas", epochs=DNAS_EPOCHS, warmup_epochs=DNAS_WARMUP, alpha_lr=3e-2, seed=0),
+    # GDAS's forward with every gate's straight-through gradient (the course's GDAS before it was named apart)
+    "gdas_all_gates": nd.dnas.preset("gdas_all_gates", epochs=DNAS_EPOCHS, warmup_epochs=DNAS_WARMUP, alpha_lr=3e-2,
+                                     seed=0),
     "proxylessnas": nd.dnas.preset("proxylessnas", epochs=DNAS_EPOCHS, warmup_epochs=DNAS_WARMUP, alpha_lr=3e-2,
                                    seed=0),
 }
