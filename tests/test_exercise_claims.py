@@ -131,7 +131,7 @@ def test_03_4_the_long_run_first_held_two_skips_after_epoch_7(teaching):
 
 # -- 04: the sweep and FBNet's factor ------------------------------------------------------------------------------
 
-def test_04_1_layer_1_gives_up_k5e3_first_in_the_sweep():
+def test_04_1_of_layers_0_1_and_3_layer_1_keeps_k5e3_longest_in_the_sweep():
     sweep = sorted(json.loads((RESOURCE / "teaching_lambda_sweep.json").read_text())["sweep"], key=lambda r: r["lambda"])
     k5e3 = 2
     gave_up = {}
@@ -139,8 +139,10 @@ def test_04_1_layer_1_gives_up_k5e3_first_in_the_sweep():
         for layer, choice in enumerate(record["arch"]):
             if choice != k5e3:
                 gave_up.setdefault(layer, record["lambda"])
-    first = min(gave_up, key=gave_up.get)
-    assert first == answer("04.1") and gave_up == {1: 0.06, 0: 0.1, 3: 0.1, 2: 0.3}
+    assert gave_up == {0: 0.1, 3: 0.1, 1: 0.15, 2: 0.5}  # the solution: layer 2 last of all (the smallest saving)
+    assert max((0, 1, 3), key=gave_up.get) == answer("04.1") and max(gave_up, key=gave_up.get) == 2
+    assert all(choice != 0 for r in sweep if r["lambda"] < 1 for choice in r["arch"])  # skips only from lambda = 1
+    assert min(r["lambda"] for r in sweep if 0 in r["arch"]) == 1.0
 
 
 def test_04_2_fbnets_factor_at_the_mean_cost():

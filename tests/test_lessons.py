@@ -80,6 +80,17 @@ def test_04_the_sweep_has_eight_lambdas_that_all_decided_and_spos_is_never_furth
     assert min(numbers(r"mean max-probability ([\d.]+)\n", text)) >= 0.7
     gaps = re.findall(r"^ *([\d.]+) +([\d.]+) +([\d.]+) +SPOS:", text, re.MULTILINE)
     assert len(gaps) == len(lambdas) and all(float(spos) <= float(dnas) for _, dnas, spos in gaps)
+    dnas_gaps = [float(dnas) for _, dnas, _ in gaps]  # the text: 0 to 0.8 points below the front; SPOS on it at five
+    assert min(dnas_gaps) == 0 and max(dnas_gaps) <= 0.8 and sum(float(spos) == 0 for *_, spos in gaps) == 5
+
+
+def test_04_binary_gates_leave_the_others_alone_and_the_hinge_ends_well_below_its_budget():
+    text = printed("04_hardware_dnas")
+    (on, off, before), = re.findall(r"p moved by up to ([\d.e+-]+) on the pair, ([\d.e+-]+) off it \(priced under p, "
+                                    r"as before the fix: ([\d.e+-]+) off it\)", text)
+    assert float(off) <= 1e-6 and float(on) > 1e-3 and float(before) > 1e-4  # the fix: nothing moves off the pair
+    (budget, end), = re.findall(r"budget ([\d,]+) MACs; E\[c\] at the end ([\d,]+);", text)
+    assert float(end.replace(",", "")) < 0.8 * float(budget.replace(",", ""))  # priced on the pair, it kept falling
 
 
 def test_methods_json_agrees_with_the_ground_truth():
