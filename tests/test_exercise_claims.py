@@ -121,6 +121,21 @@ def test_03_1_the_section_1_cell_draws_new_noise_each_time_it_runs():
     assert torch.equal(run({"nd": nd, "torch": torch, "np": np, "plt": plt})[1], first)  # a fresh kernel: as saved
 
 
+def test_03_2_the_binary_gates_are_furthest_from_deciding_after_100_toy_steps(teaching):
+    """The exercise run after section 3's cell, as the solution reports it: binary 0.87 and 0.72, the others >= 0.96."""
+    nb = nbformat.read(REPO / "notebooks" / "03_dnas.ipynb", as_version=4)
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and "def toy_search(" in c.source]
+    import matplotlib.pyplot as plt
+
+    namespace = {"nd": nd, "torch": torch, "plt": plt, "space": teaching, "TOY_STEPS": 300}
+    exec(cell.source, namespace)  # section 3 as committed: 300 steps per relaxation
+    plt.close("all")
+    p = {r: namespace["toy_search"](r, steps=100)[0].max(1).values for r in nd.dnas.RELAXATIONS}
+    assert min(p, key=lambda r: p[r].mean()) == answer("03.2") == "binary"
+    assert [round(float(v), 2) for v in p["binary"]] == [0.87, 0.72]
+    assert all(p[r].min() >= 0.96 for r in p if r != "binary")
+
+
 def test_03_4_the_long_run_first_held_two_skips_after_epoch_7(teaching):
     log = nd.checkpoint.load(RESOURCE / "teaching_darts_long.pt")["log"]
     two_skips = [e["epoch"] for e in log if teaching.decode(e["arch"]).count(0) >= 2]

@@ -60,10 +60,29 @@ def test_07_fair_sampling_ranks_better_than_uniform_as_the_text_says():
     assert all(f > u for f, u in zip(taus["supernet, fair sampling"], taus["supernet (inherited)"]))
 
 
-def test_03_every_shipped_search_but_darts_decided_on_average():
+def test_03_every_shipped_search_but_darts_and_the_papers_gdas_decided_on_average():
     text = printed("03_dnas")
-    assert numbers(r"runs other than DARTS: lowest ([\d.]+)", text)[0] >= 0.7
+    assert numbers(r"runs other than DARTS and the paper's GDAS: lowest ([\d.]+)", text)[0] >= 0.7
     assert numbers(r"DARTS, the paper's alpha budget +([\d.]+)", text)[0] < 0.7  # the lesson: DARTS stays flat
+
+
+def test_03_the_papers_gdas_gets_almost_no_task_gradient_and_only_the_all_gates_one_decides():
+    """Section 7: the chosen gate's dL/dg is ~0 behind conv + BN, so the paper's alpha step learns from the cost alone."""
+    text = printed("03_dnas")
+    (chosen, unchosen), = re.findall(r"chosen gate ([\d.e+-]+), unchosen gates ([\d.]+)", text)
+    assert float(chosen) < 1e-3 and float(unchosen) > 0.1
+    (low, high), = re.findall(r"cosine between the two alpha gradients: ([+-][\d.]+) to ([+-][\d.]+)", text)
+    assert float(low) < 0 < float(high) < 0.9  # not the same direction
+    rows = {method: (float(rank), float(p)) for method, rank, p in re.findall(
+        r"^(gdas|gdas_all_gates) +picks .*: median rank ([\d.]+) of \d+ within the budget, mean max-probability ([\d.]+)$",
+        text, re.M)}
+    assert rows["gdas_all_gates"][0] < rows["gdas"][0] and rows["gdas_all_gates"][1] >= 0.7 > rows["gdas"][1]
+
+
+def test_03_the_written_out_darts_matches_the_package():
+    text = printed("03_dnas")
+    assert "the written-out search ends with the package's alpha, weights and derived arch" in text
+    assert "the package's second-order gradient" in text
 
 
 def test_03_the_long_darts_run_loses_true_accuracy_as_skips_win():
