@@ -210,7 +210,7 @@ class ProxylessNAS(Method):
 
     def gates(self, alpha, space, temperature=1.0, generator=None) -> Gates:
         mask = candidate_mask(space, alpha.device)
-        fewest = int(mask.sum(1).min())
+        fewest = min(len(options) for options in space.candidates)  # from the space: no read of the device
         if self.paths > fewest:
             raise ValueError(f"paths={self.paths} needs every layer to have that many candidates; "
                              f"one has {fewest}")
@@ -226,8 +226,8 @@ class ProxylessNAS(Method):
         return Gates(weights, run, detached=run & ~hard, cost_probs=pair)
 
     def path(self, alpha, space, temperature=1.0, generator=None) -> Arch:
-        return tuple(int(k) for k in ProxylessNAS(paths=1).gates(alpha.detach(), space, generator=generator)
-                     .run.float().argmax(1))
+        probs = masked_softmax(alpha.detach(), candidate_mask(space, alpha.device))
+        return tuple(int(k) for k in torch.multinomial(probs.float().cpu(), 1, generator=generator)[:, 0])
 
     def after_alpha_step(self, alpha: torch.Tensor, before: torch.Tensor, gates: Gates) -> None:
         if self.paths == 2:
